@@ -1,0 +1,61 @@
+# onprem-mlops: `make demo` runs the rollout on a local systemd container, `make test` runs
+# every check. Both install what they need (venv, docker.io, dockerd, the test image).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_FORCE_COLOR ?= 0
+export PY_COLORS ?= 0
+export NO_COLOR ?= 1
+# Molecule scenarios to run (default: all); e.g. make test-molecule SCENARIOS=base
+SCENARIOS ?=
+
+.PHONY: help venv docker image demo demo-destroy test test-molecule lint lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements/constraints.txt requirements/dev.txt pyproject.toml
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 || scripts/ensure-python-venv.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c requirements/constraints.txt -r requirements/dev.txt
+	$(BIN)/pip install -q -c requirements/constraints.txt -e .
+	touch $@
+
+venv: $(VENV)/.installed ## create the virtual environment with the pinned toolchain
+
+docker: ## install docker.io and debootstrap if missing, start dockerd if none runs
+	scripts/ensure-docker.sh
+
+image: docker ## build the local Debian 12 systemd test image (only when its inputs changed)
+	scripts/build-test-image.sh
+
+demo: venv image ## converge the rollout phases that exist so far on the local demo container
+	scripts/demo.sh up
+
+demo-destroy: ## remove the demo container
+	scripts/demo.sh destroy
+
+test: venv image ## every check: unit tests, lint, syntax, all Molecule scenarios
+	$(BIN)/pytest
+
+test-molecule: venv image ## only the Molecule scenarios (SCENARIOS="base assess" to pick)
+	$(BIN)/pytest tests/molecule $(if $(SCENARIOS),-k "$(shell echo $(SCENARIOS) | sed 's/ / or /g')")
+
+lint: venv ## ansible-lint, yamllint, ruff only
+	$(BIN)/pytest tests/quality
+
+lock: ## re-resolve requirements/dev.txt into requirements/constraints.txt
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install -q -r requirements/dev.txt
+	{ echo "# Exact versions for every machine (control nodes, CI). Regenerate: make lock"; \
+	  .lock-venv/bin/pip freeze --exclude-editable; } > requirements/constraints.txt
+	rm -rf .lock-venv
+
+clean: ## remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache .cache
