@@ -15,7 +15,11 @@ from collections.abc import Sequence
 from onprem_mlops import __version__
 
 # Modules that contribute sub-commands, in the order of the rollout plan.
-COMMAND_MODULES: tuple[str, ...] = ("onprem_mlops.commands.phases",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "onprem_mlops.commands.phases",
+    "onprem_mlops.commands.assess",
+    "onprem_mlops.commands.plan",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,1 @@
+"""Capacity plan (days 4-7): compare host assessments with workload profiles."""
