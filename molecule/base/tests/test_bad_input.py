@@ -1,40 +1,7 @@
-"""Bad input must stop the base role before it changes anything on the host.
-
-These run ansible-playbook from the control node against the scenario's container, with the
-same inventory and configuration Molecule uses, and read the play recap.
-"""
-
-import json
-import os
-import re
-import subprocess
-from pathlib import Path
+"""Bad input must stop the base role before it changes anything on the host."""
 
 import pytest
-
-SCENARIO = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
-
-
-def run_converge(extra_vars: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            str(SCENARIO / "converge.yml"),
-            "-e",
-            json.dumps(extra_vars),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-def recap(output: str) -> dict[str, int]:
-    line = next(x for x in output.splitlines() if re.search(r"\bok=\d+.*changed=\d+", x))
-    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+from conftest import assert_fails_before_change
 
 
 @pytest.mark.parametrize(
@@ -57,19 +24,13 @@ def recap(output: str) -> dict[str, int]:
         ({"base_time_sync_enabled": "maybe"}, r"base_time_sync_enabled.*bool"),
     ],
 )
-def test_bad_input_fails_before_any_change(extra_vars, expected):
-    result = run_converge(extra_vars)
-    output = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode != 0, output[-2000:]
-    assert re.search(expected, output), output[-2000:]
-    counts = recap(result.stdout)
-    assert counts["failed"] == 1
-    assert counts["changed"] == 0
+def test_bad_input_fails_before_any_change(converge_with, extra_vars, expected):
+    assert_fails_before_change(converge_with(extra_vars), expected)
 
 
-def test_proxy_credentials_not_logged():
-    result = run_converge({"base_proxy_http": "http://user:S3cretProxyPass@127.0.0.1:3128"})
+def test_proxy_credentials_not_logged(converge_with):
+    run = converge_with({"base_proxy_http": "http://user:S3cretProxyPass@127.0.0.1:3128"})
     # The run itself may succeed or fail (no proxy listens); the secret must not be printed.
-    assert "S3cretProxyPass" not in result.stdout + result.stderr
+    assert "S3cretProxyPass" not in run.stdout + run.stderr
     # Put the scenario's proxy back for the other checks.
-    assert run_converge({}).returncode == 0
+    assert converge_with().returncode == 0
