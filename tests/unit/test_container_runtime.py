@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from ansible_collections.onprem.mlops.plugins.filter import mlstack_container as m
 
 ROOT = Path(__file__).resolve().parents[2]
-PLUGIN = ROOT / "collections/ansible_collections/onprem/mlops/plugins/filter/mlstack_container.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("onprem_container_filter", PLUGIN)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-m = _load()
 
 
 @pytest.mark.parametrize(

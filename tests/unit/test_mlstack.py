@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from ansible_collections.onprem.mlops.plugins.filter import mlstack as m
 
 ROOT = Path(__file__).resolve().parents[2]
-PLUGIN = ROOT / "collections/ansible_collections/onprem/mlops/plugins/filter/mlstack.py"
 FIXTURES = ROOT / "tests/fixtures/hwassess"
 
-
-def _load():
-    spec = importlib.util.spec_from_file_location("onprem_mlstack_filter", PLUGIN)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-m = _load()
 BUILDS = ["cu126", "cu128", "cu130"]
 
 

@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
-from pathlib import Path
 
 import pytest
-
-PLUGIN = (
-    Path(__file__).resolve().parents[2]
-    / "collections/ansible_collections/onprem/mlops/plugins/filter/nvidia.py"
-)
-_spec = importlib.util.spec_from_file_location("onprem_nvidia_filter_rt", PLUGIN)
-nv = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(nv)
+from ansible_collections.onprem.mlops.plugins.filter import nvidia as nv
 
 
 def efivar(value: int) -> str:
