@@ -52,8 +52,10 @@ lint: venv ## ansible-lint, yamllint, ruff only
 
 lock: ## re-resolve requirements/dev.txt into requirements/constraints.txt
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install -q -r requirements/dev.txt
+	.lock-venv/bin/pip install -q -c <(echo torch==2.13.0+cpu) -r requirements/dev.txt
 	{ echo "# Exact versions for every machine (control nodes, CI). Regenerate: make lock"; \
+	  echo "# torch is the CPU build (+cpu): where it is not on local disk, add the PyTorch CPU index"; \
+	  echo "# (PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu); never let it resolve to a CUDA build."; \
 	  .lock-venv/bin/pip freeze --exclude-editable; } > requirements/constraints.txt
 	rm -rf .lock-venv
 

@@ -1,0 +1,196 @@
+"""``onprem-mlops smoke-train``: train a small model and log it to the platform's MLflow.
+
+Exit status: 0 the quality bar is met (whether or not the champion alias moved), 1 the bar is
+missed (the run is still logged, no version is registered), 2 bad input, missing ML extras or an
+MLflow/connection error, with a message saying what to fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any
+from urllib.parse import urlparse
+
+EXIT_BAR_MISSED = 1
+EXIT_ERROR = 2
+TEMPLATES = ("predictive-maintenance", "stock-forecasting")
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def _fail(message: str) -> int:
+    print(f"onprem-mlops smoke-train: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _check_args(args: argparse.Namespace) -> str | None:
+    """An error message for unusable arguments, None when they are fine."""
+    if not args.tracking_uri:
+        return "--tracking-uri is required (or set MLFLOW_TRACKING_URI)"
+    parsed = urlparse(args.tracking_uri)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return (
+            f"--tracking-uri must be an http(s):// URL of the MLflow server, got {parsed.scheme}:"
+        )
+    if parsed.username or parsed.password:
+        return (
+            "--tracking-uri must not contain credentials: "
+            "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD instead"
+        )
+    if not 0.5 <= args.min_auc <= 1.0:
+        return f"--min-auc must lie between 0.5 and 1, got {args.min_auc}"
+    if not 0.0 < args.max_wape_ratio <= 2.0:
+        return f"--max-wape-ratio must lie in (0, 2], got {args.max_wape_ratio}"
+    if args.threads is not None and args.threads < 1:
+        return f"--threads must be at least 1, got {args.threads}"
+    if args.max_seconds <= 0:
+        return f"--max-seconds must be positive, got {args.max_seconds}"
+    if parsed.scheme == "http" and parsed.hostname not in LOOPBACK:
+        print(
+            "onprem-mlops smoke-train: warning: http:// sends credentials in clear text; "
+            "use the platform's https:// URL",
+            file=sys.stderr,
+        )
+    return None
+
+
+def _train(args: argparse.Namespace) -> Any:
+    if args.template == "stock-forecasting":
+        from onprem_mlops.smoke import stock_forecasting
+
+        return stock_forecasting.run(
+            stock_forecasting.ForecastJob(
+                seed=args.seed,
+                max_wape_ratio=args.max_wape_ratio,
+                max_seconds=args.max_seconds,
+                device=args.device,
+                threads=args.threads,
+            )
+        )
+    from onprem_mlops.smoke import train
+
+    return train.run(
+        train.MaintenanceJob(
+            seed=args.seed,
+            min_auc=args.min_auc,
+            max_seconds=args.max_seconds,
+            device=args.device,
+            threads=args.threads,
+        )
+    )
+
+
+def _summary(result: Any, published: Any, args: argparse.Namespace, log_s: float) -> None:
+    relation = ">=" if result.greater_is_better else "<="
+    name = result.metric_name
+    timings = ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
+    print(f"smoke-train {result.template}: {'PASS' if result.bar_met else 'FAIL'}")
+    print(f"  run:        {published.run_id} (experiment {args.experiment})")
+    print(f"  {name + ':':<11} {result.metric:.4f} (bar {relation} {result.bar:.4f})")
+    print(f"  seconds:    {result.seconds:.1f} ({timings}; MLflow logging {log_s:.1f} more)")
+    print(f"  device:     {result.device}, {result.precision}")
+    if published.version is None:
+        print("  registered: nothing (the bar was missed)")
+        return
+    print(f"  registered: {args.model_name} version {published.version}")
+    before = published.champion_before
+    before_metric = published.champion_metric_before
+    before_value = "n/a" if before_metric is None else f"{before_metric:.4f}"
+    before_text = f"version {before} ({name} {before_value})"
+    if published.champion_moved:
+        origin = f" from {before_text}" if before else ""
+        print(f"  champion:   moved{origin} to version {published.version}")
+    elif before_metric is None:
+        print(f"  champion:   unchanged: version {before} has no {name} to compare with")
+    else:
+        print(f"  champion:   unchanged: {before_text} is at least as good")
+
+
+def _run(args: argparse.Namespace) -> int:
+    problem = _check_args(args)
+    if problem:
+        return _fail(problem)
+    from onprem_mlops.smoke import deps
+
+    try:
+        deps.check_extras("numpy", "torch", "mlflow")
+    except deps.MissingExtrasError as exc:
+        return _fail(str(exc))
+    from onprem_mlops.smoke import tracking
+
+    args.experiment = args.experiment or tracking.DEFAULT_EXPERIMENT
+    args.model_name = args.model_name or args.template
+    # MLflow retries a failing request 7 times with exponential back-off (minutes); a smoke
+    # test should say quickly that the server is unreachable. An explicit setting wins.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    try:
+        tracking.check_connection(args.tracking_uri, args.experiment)
+        print(f"training {args.template} (seed {args.seed}) ...", file=sys.stderr, flush=True)
+        result = _train(args)
+        started = time.perf_counter()
+        published = tracking.publish(result, args.tracking_uri, args.experiment, args.model_name)
+    except tracking.TrackingError as exc:
+        return _fail(str(exc))
+    except ValueError as exc:  # e.g. --device cuda without a GPU
+        return _fail(str(exc))
+    _summary(result, published, args, time.perf_counter() - started)
+    return 0 if result.bar_met else EXIT_BAR_MISSED
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "smoke-train",
+        help="train a small model, log it to MLflow, register it, move the champion alias",
+        description="Smoke training job against the platform's MLflow. Credentials and TLS come "
+        "from MLflow's environment variables (MLFLOW_TRACKING_USERNAME, "
+        "MLFLOW_TRACKING_PASSWORD, MLFLOW_TRACKING_SERVER_CERT_PATH). Exit status 0: quality "
+        "bar met; 1: bar missed; 2: bad input, missing extras or MLflow error.",
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        default=os.environ.get("MLFLOW_TRACKING_URI"),
+        metavar="URI",
+        help="MLflow server, e.g. https://mlflow.example.internal (default $MLFLOW_TRACKING_URI)",
+    )
+    parser.add_argument(
+        "--template",
+        choices=TEMPLATES,
+        default=TEMPLATES[0],
+        help="what to train (default predictive-maintenance)",
+    )
+    parser.add_argument("--experiment", help="MLflow experiment (default onprem-smoke)")
+    parser.add_argument("--model-name", help="registered model name (default: the template name)")
+    parser.add_argument(
+        "--min-auc",
+        type=float,
+        default=0.90,
+        help="predictive-maintenance bar: test ROC-AUC at least this (default 0.90)",
+    )
+    parser.add_argument(
+        "--max-wape-ratio",
+        type=float,
+        default=0.9,
+        help="stock-forecasting bar: test WAPE at most this times seasonal-naive's (default 0.9)",
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=60.0,
+        help="time budget for data and training; training stops early to keep it (default 60)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="auto: CUDA with mixed precision when present, else CPU (default auto)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads for training (default 1: the models are tiny, see docs/benchmarks.md)",
+    )
+    parser.set_defaults(func=_run)
