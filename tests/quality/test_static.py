@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,10 @@ PLAYBOOKS = sorted((ROOT / "playbooks").glob("*.yml"))
 
 
 def run(*cmd: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "NO_COLOR": "1"}
+    # The tools of the virtual environment running the tests, also when pytest is called by
+    # its path without that environment on PATH.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "PATH": path, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "NO_COLOR": "1"}
     return subprocess.run(
         cmd, cwd=ROOT, capture_output=True, text=True, env=env, check=False, timeout=900
     )
