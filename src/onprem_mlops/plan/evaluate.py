@@ -35,6 +35,13 @@ def _check(
     }
 
 
+def _pass_fail(
+    resource: str, measured: Any, ok: bool, advice: str, need: Range | None = None
+) -> dict[str, Any]:
+    """A check with no size to grade: it passes or fails, with ``advice`` when it fails."""
+    return _check(resource, "", need, measured, "pass" if ok else "fail", None if ok else advice)
+
+
 def _grade(measured: float, need: Range) -> str:
     if measured < need.minimum * TOLERANCE:
         return "fail"
@@ -119,18 +126,14 @@ def check_gpu(res: Resources, p: Profile) -> list[dict[str, Any]]:
         )
     checks.append(_check("gpu_count", "GPUs", need_count, count, status, advice))
     if p.gpu_compute_capability and best.compute_capability is not None:
-        ok = best.compute_capability >= p.gpu_compute_capability
         checks.append(
-            _check(
+            _pass_fail(
                 "gpu_compute_capability",
-                "",
-                Range(p.gpu_compute_capability, p.gpu_compute_capability),
                 best.compute_capability,
-                "pass" if ok else "fail",
-                None
-                if ok
-                else f"{best.label} has compute capability {best.compute_capability:g}; "
+                best.compute_capability >= p.gpu_compute_capability,
+                f"{best.label} has compute capability {best.compute_capability:g}; "
                 f"the profile needs {p.gpu_compute_capability:g} or newer",
+                Range(p.gpu_compute_capability, p.gpu_compute_capability),
             )
         )
     return checks
@@ -171,15 +174,11 @@ def check_cpu(res: Resources, p: Profile) -> list[dict[str, Any]]:
     missing = [s for s in p.cpu_instruction_sets if s not in res.instruction_sets]
     if p.cpu_instruction_sets:
         checks.append(
-            _check(
+            _pass_fail(
                 "cpu_instruction_sets",
-                "",
-                None,
                 list(res.instruction_sets),
-                "fail" if missing else "pass",
-                f"CPU lacks {', '.join(missing)}: prebuilt ML libraries need it"
-                if missing
-                else None,
+                not missing,
+                f"CPU lacks {', '.join(missing)}: prebuilt ML libraries need it",
             )
         )
     return checks
@@ -217,17 +216,12 @@ def check_disk(res: Resources, p: Profile) -> list[dict[str, Any]]:
                 )
             )
         else:
-            ok = DISK_MEDIA.index(res.disk_media) >= DISK_MEDIA.index(p.disk_media)
             checks.append(
-                _check(
+                _pass_fail(
                     "disk_media",
-                    "",
-                    None,
                     res.disk_media,
-                    "pass" if ok else "fail",
-                    None
-                    if ok
-                    else f"{where} is on {res.disk_media}: move the data path to "
+                    DISK_MEDIA.index(res.disk_media) >= DISK_MEDIA.index(p.disk_media),
+                    f"{where} is on {res.disk_media}: move the data path to "
                     f"{p.disk_media.upper()} or faster storage",
                 )
             )
