@@ -46,7 +46,11 @@ def run_playbook(playbook: Path, extra_vars: dict | None = None, *args: str) -> 
     cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(playbook)]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
-    result = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=900, check=False)
+    # Molecule forces colour for its own runs; the recap parser needs plain text.
+    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"}
+    result = subprocess.run(
+        [*cmd, *args], capture_output=True, text=True, timeout=900, check=False, env=env
+    )
     return PlaybookRun(result.returncode, result.stdout, result.stderr)
 
 
@@ -66,3 +70,77 @@ def assert_fails_before_change(run: PlaybookRun, expected: str) -> None:
     assert re.search(expected, run.output), run.output[-2000:]
     assert run.recap["failed"] == 1, run.recap
     assert run.recap["changed"] == 0, run.recap
+
+
+# Runs inside the container (its python3 and urllib): tests never reach container addresses.
+_HTTP_SNIPPET = r"""
+import base64, json, ssl, sys, urllib.request, urllib.error
+a = json.loads(sys.argv[1])
+data = a["body"].encode() if a["body"] is not None else None
+req = urllib.request.Request(a["url"], method=a["method"], data=data)
+for k, v in a["headers"].items():
+    req.add_header(k, v)
+if a["user"] is not None:
+    token = base64.b64encode(f"{a['user']}:{a['password']}".encode()).decode()
+    req.add_header("Authorization", "Basic " + token)
+ctx = ssl.create_default_context(cafile=a["cafile"]) if a["cafile"] else None
+try:
+    with urllib.request.urlopen(req, timeout=a["timeout"], context=ctx) as r:
+        status, headers, body = r.status, dict(r.headers), r.read()
+except urllib.error.HTTPError as e:
+    status, headers, body = e.code, dict(e.headers), e.read()
+except (urllib.error.URLError, OSError) as e:  # not listening (yet): status 0
+    status, headers, body = 0, {}, str(getattr(e, "reason", e)).encode()
+print(json.dumps({"status": status, "headers": headers, "body": body.decode(errors="replace")}))
+"""
+
+
+class Credentials(tuple):
+    """(user, password) whose repr hides the password: pytest prints call arguments."""
+
+    def __new__(cls, user: str, password: str):
+        return super().__new__(cls, (user, password))
+
+    def __repr__(self) -> str:
+        return f"Credentials({self[0]!r}, '***')"
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: dict[str, str]
+    body: str
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def container_http(
+    host,
+    method: str,
+    url: str,
+    *,
+    auth: tuple[str, str] | None = None,
+    body: object = None,
+    headers: dict[str, str] | None = None,
+    cafile: str | None = None,
+    timeout: float = 30,
+) -> HttpResponse:
+    """One HTTP(S) request made from inside the container; JSON-encodes a non-str body.
+
+    A connection that fails (nothing listening) gives status 0 and the reason as body.
+    """
+    hdrs = dict(headers or {})
+    if body is not None and not isinstance(body, str):
+        body = json.dumps(body)
+        hdrs.setdefault("Content-Type", "application/json")
+    args = {
+        "url": url, "method": method, "body": body, "headers": hdrs, "cafile": cafile,
+        "user": auth[0] if auth else None, "password": auth[1] if auth else None,
+        "timeout": timeout,
+    }  # fmt: skip
+    result = host.run("python3 -c %s %s", _HTTP_SNIPPET, json.dumps(args))
+    if result.rc != 0:  # raised, not asserted: pytest would print the command and its password
+        raise AssertionError(f"request {method} {url} did not run: {result.stderr[-2000:]}")
+    data = json.loads(result.stdout)
+    return HttpResponse(data["status"], data["headers"], data["body"])
