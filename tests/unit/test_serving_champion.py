@@ -130,3 +130,27 @@ def test_serve_command_uses_mlflows_scoring_server(tmp_path):
     assert command[1:5] == ["-m", "mlflow", "models", "serve"]
     assert command[7:9] == ["--env-manager", "local"]
     assert "--port" in command and "5001" in command
+
+
+class FailingDownload(RecordingSupervisor):
+    def _switch_to(self, version: str) -> None:
+        if version == "2":
+            raise RuntimeError("403 Client Error: Forbidden\ndetails")
+        super()._switch_to(version)
+
+    def _wait_for(self, resolved) -> None:
+        self.events.append(f"wait:{resolved.problem}")
+        self.version = None
+
+
+def test_version_that_cannot_be_loaded_is_reported_not_fatal(tmp_path):
+    client = FakeClient()
+    client.alias = "2"
+    sup = FailingDownload(settings(tmp_path), client)
+    sup.step()  # nothing served yet: the placeholder explains why
+    assert sup.events == ["wait:version 2 of 'pm' cannot be loaded: 403 Client Error: Forbidden"]
+    client.alias = "1"
+    sup.step()
+    client.alias = "2"
+    sup.step()  # keeps serving 1
+    assert sup.version == "1"
