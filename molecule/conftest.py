@@ -108,7 +108,7 @@ class Credentials(tuple):
 @dataclass
 class HttpResponse:
     status: int
-    headers: dict[str, str]
+    headers: dict[str, str]  # names in lower case
     body: str
 
     def json(self):
@@ -143,4 +143,5 @@ def container_http(
     if result.rc != 0:  # raised, not asserted: pytest would print the command and its password
         raise AssertionError(f"request {method} {url} did not run: {result.stderr[-2000:]}")
     data = json.loads(result.stdout)
-    return HttpResponse(data["status"], data["headers"], data["body"])
+    headers_lower = {name.lower(): value for name, value in data["headers"].items()}
+    return HttpResponse(data["status"], headers_lower, data["body"])
