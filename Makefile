@@ -41,8 +41,8 @@ demo: venv image ## converge the rollout phases that exist so far on the local d
 demo-destroy: ## remove the demo container
 	scripts/demo.sh destroy
 
-test: venv image ## every check: unit tests, lint, syntax, all Molecule scenarios
-	$(BIN)/pytest
+test: venv image ## every check: unit tests, lint, syntax, all Molecule scenarios (two at a time)
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 test-molecule: venv image ## only the Molecule scenarios (SCENARIOS="base assess" to pick)
 	$(BIN)/pytest tests/molecule $(if $(SCENARIOS),-k "$(shell echo $(SCENARIOS) | sed 's/ / or /g')")

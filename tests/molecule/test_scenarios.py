@@ -26,7 +26,18 @@ def test_scenarios_exist():
     assert "base" in SCENARIOS
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
+# make test runs two scenarios at a time (pytest-xdist, --dist loadgroup). The scenarios that
+# build or read the control node's wheelhouses (.cache/wheelhouse) run one after another in
+# one group, so no two of them write the same wheelhouse at once.
+WHEELHOUSE_USERS = {"ml_stack", "mlflow", "model_serving"}
+
+
+def _param(scenario: str):
+    group = "wheelhouse" if scenario in WHEELHOUSE_USERS else scenario
+    return pytest.param(scenario, marks=pytest.mark.xdist_group(group))
+
+
+@pytest.mark.parametrize("scenario", [_param(s) for s in SCENARIOS])
 def test_molecule_scenario(scenario: str):
     assert shutil.which("docker"), "docker is not installed: run `make docker`"
     LOGS.mkdir(parents=True, exist_ok=True)
