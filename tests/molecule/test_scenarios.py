@@ -1,82 +1,18 @@
-"""Run every Molecule scenario (molecule/<name>/) with its full test sequence.
-
-Sequence (from .config/molecule/config.yml): destroy, syntax, create, check, converge,
-idempotence (second run changed=0), verify (Testinfra), destroy. The full output of each
-scenario is kept in .cache/molecule-logs/<name>.log.
-"""
+"""Every Molecule scenario that does not use the control node's wheelhouses (see scenarios.py)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
-import yaml
-
-ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
-LOGS = ROOT / ".cache" / "molecule-logs"
+from scenarios import SCENARIOS, WHEELHOUSE_USERS, run_scenario
 
 pytestmark = pytest.mark.molecule
 
 
 def test_scenarios_exist():
     assert "base" in SCENARIOS
+    assert set(WHEELHOUSE_USERS) <= set(SCENARIOS)
 
 
-# make test runs two scenarios at a time (pytest-xdist, --dist loadgroup). The scenarios that
-# build or read the control node's wheelhouses (.cache/wheelhouse) run one after another in
-# one group, so no two of them write the same wheelhouse at once.
-WHEELHOUSE_USERS = {"ml_stack", "mlflow", "model_serving"}
-
-
-def _param(scenario: str):
-    group = "wheelhouse" if scenario in WHEELHOUSE_USERS else scenario
-    return pytest.param(scenario, marks=pytest.mark.xdist_group(group))
-
-
-# The wheelhouse group is the longest: listed first, it starts at once on one worker while the
-# other worker takes the rest.
-ORDER = sorted(SCENARIOS, key=lambda s: (s not in WHEELHOUSE_USERS, s))
-
-
-@pytest.mark.parametrize("scenario", [_param(s) for s in ORDER])
+@pytest.mark.parametrize("scenario", [s for s in SCENARIOS if s not in WHEELHOUSE_USERS])
 def test_molecule_scenario(scenario: str):
-    assert shutil.which("docker"), "docker is not installed: run `make docker`"
-    LOGS.mkdir(parents=True, exist_ok=True)
-    log = LOGS / f"{scenario}.log"
-    env = {**os.environ, "NO_COLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "PY_COLORS": "0"}
-    with log.open("w") as out:
-        result = subprocess.run(
-            ["molecule", "test", "-s", scenario],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            check=False,
-            timeout=1800,
-        )
-    text = log.read_text()
-    assert result.returncode == 0, f"molecule test -s {scenario} failed ({log}):\n{text[-8000:]}"
-    for step in sequence_of(scenario):
-        if step in {"idempotence", "verify"}:
-            assert f"{step}: Executed: Successful" in text, f"{scenario}: {step} did not run"
-
-
-def sequence_of(scenario: str) -> list[str]:
-    """The scenario's own test sequence, else the shared one (.config/molecule/config.yml).
-
-    A scenario may leave idempotence out only with a comment in its molecule.yml saying why
-    (phase 1 rewrites its reports on every run, for instance); verify is never optional.
-    """
-    for path in (
-        ROOT / "molecule" / scenario / "molecule.yml",
-        ROOT / ".config/molecule/config.yml",
-    ):
-        sequence = (yaml.safe_load(path.read_text()) or {}).get("scenario", {}).get("test_sequence")
-        if sequence:
-            assert "verify" in sequence, f"{path}: the test sequence has no verify step"
-            return sequence
-    raise AssertionError("no test_sequence in .config/molecule/config.yml")
+    run_scenario(scenario)
