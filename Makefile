@@ -42,7 +42,7 @@ demo-destroy: ## remove the demo container
 	scripts/demo.sh destroy
 
 test: venv image ## every check: unit tests, lint, syntax, all Molecule scenarios (two at a time)
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --durations=15
 
 test-molecule: venv image ## only the Molecule scenarios (SCENARIOS="base assess" to pick)
 	$(BIN)/pytest tests/molecule $(if $(SCENARIOS),-k "$(shell echo $(SCENARIOS) | sed 's/ / or /g')")
