@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Importing ansible-core replaces sys.intern with a patch object (so that str subclasses can
+# be interned); torch._dynamo, imported later in the same process by the smoke-training
+# tests, refuses that object ("substitute_in_graph expects a function"). Unit tests that
+# import the collection's plugins at module level would make those tests depend on the order
+# xdist happens to give them, so every test runs with the interpreter's own sys.intern.
+_PLAIN_INTERN = sys.intern
 
 # The project's collection, importable as ansible_collections.onprem.mlops next to the
 # community collections of the `ansible` package (both are namespace packages): unit tests
@@ -18,3 +26,13 @@ sys.path.insert(0, str(ROOT / "collections"))
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture(autouse=True)
+def _plain_sys_intern() -> Iterator[None]:
+    current = sys.intern
+    sys.intern = _PLAIN_INTERN
+    try:
+        yield
+    finally:
+        sys.intern = current

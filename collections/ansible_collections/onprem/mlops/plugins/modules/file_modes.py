@@ -1,0 +1,208 @@
+#!/usr/bin/python
+# Copyright: onprem-mlops contributors
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Ansible module onprem.mlops.file_modes."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: file_modes
+short_description: Set the mode (and owner) of many existing files in one call
+version_added: "0.1.0"
+description:
+  - Sets the permission bits, and optionally the owner and group, of each listed path that
+    exists; paths that do not exist are reported in C(missing) and left alone (a hardening
+    baseline lists files that only some hosts have, such as C(/boot/grub/grub.cfg)).
+  - Symbolic links are never followed or changed.
+  - One module call for the whole list: a loop of M(ansible.builtin.file) tasks costs one
+    remote round trip per path, which dominates a hardening run that changes nothing.
+author:
+  - onprem-mlops contributors
+options:
+  files:
+    description: The paths and what they should look like.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      path:
+        description: Absolute path.
+        type: path
+        required: true
+      mode:
+        description: Permission bits as an octal string, e.g. C("0600").
+        type: str
+        required: true
+      owner:
+        description: User name that should own the path; unchanged when omitted.
+        type: str
+      group:
+        description: Group name that should own the path; unchanged when omitted.
+        type: str
+notes:
+  - Supports check mode and diff mode.
+"""
+
+EXAMPLES = r"""
+- name: Restrict cron and sudo configuration
+  onprem.mlops.file_modes:
+    files:
+      - {path: /etc/crontab, mode: "0600"}
+      - {path: /etc/sudoers.d, mode: "0750"}
+      - {path: /etc/shadow, mode: "0640", owner: root, group: shadow}
+"""
+
+RETURN = r"""
+changed_files:
+  description: Each changed path with its state before and after ("0644 root:root").
+  returned: always
+  type: dict
+missing:
+  description: Listed paths that do not exist (or are symbolic links), left alone.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import grp
+import os
+import pwd
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+@dataclass(frozen=True)
+class Wanted:
+    path: str
+    mode: int
+    owner: str | None = None
+    group: str | None = None
+
+
+def parse(entries: list[dict[str, Any]]) -> tuple[list[Wanted], list[str]]:
+    """The entries as Wanted objects, and a problem sentence for each bad one."""
+    wanted: list[Wanted] = []
+    problems: list[str] = []
+    for entry in entries:
+        path, mode = str(entry.get("path") or ""), str(entry.get("mode") or "")
+        if not PurePosixPath(path).is_absolute():
+            problems.append(f"path '{path}' is not absolute")
+            continue
+        try:
+            bits = int(mode, 8)
+        except ValueError:
+            bits = -1
+        if not 0 <= bits <= 0o7777:
+            problems.append(f"{path}: mode '{mode}' is not an octal mode such as 0640")
+            continue
+        wanted.append(Wanted(path, bits, entry.get("owner"), entry.get("group")))
+    return wanted, problems
+
+
+def describe(st: os.stat_result) -> str:
+    return f"{stat.S_IMODE(st.st_mode):04o} {_user(st.st_uid)}:{_group(st.st_gid)}"
+
+
+def _user(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _group(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def ids(want: Wanted) -> tuple[int, int]:
+    """uid and gid to set (-1: leave as it is); KeyError for unknown names."""
+    uid = pwd.getpwnam(want.owner).pw_uid if want.owner else -1
+    gid = grp.getgrnam(want.group).gr_gid if want.group else -1
+    return uid, gid
+
+
+def apply(
+    wanted: list[Wanted],
+    check_mode: bool,
+    chmod: Callable[[str, int], None] = os.chmod,
+    chown: Callable[[str, int, int], None] = os.lchown,
+) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """Bring every existing path to its wanted state; returns (changed, missing)."""
+    changed: dict[str, dict[str, str]] = {}
+    missing: list[str] = []
+    for want in wanted:
+        try:
+            st = os.lstat(want.path)
+        except FileNotFoundError:
+            missing.append(want.path)
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            missing.append(want.path)
+            continue
+        uid, gid = ids(want)
+        needs_owner = (uid != -1 and st.st_uid != uid) or (gid != -1 and st.st_gid != gid)
+        needs_mode = stat.S_IMODE(st.st_mode) != want.mode
+        if not (needs_owner or needs_mode):
+            continue
+        new_uid = uid if uid != -1 else st.st_uid
+        new_gid = gid if gid != -1 else st.st_gid
+        after = f"{want.mode:04o} {_user(new_uid)}:{_group(new_gid)}"
+        changed[want.path] = {"before": describe(st), "after": after}
+        if check_mode:
+            continue
+        if needs_owner:  # before chmod: chown clears setuid/setgid bits
+            chown(want.path, uid, gid)
+        chmod(want.path, want.mode)
+    return changed, missing
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "files": {
+                "type": "list",
+                "elements": "dict",
+                "required": True,
+                "options": {
+                    "path": {"type": "path", "required": True},
+                    "mode": {"type": "str", "required": True},
+                    "owner": {"type": "str"},
+                    "group": {"type": "str"},
+                },
+            }
+        },
+        supports_check_mode=True,
+    )
+    wanted, problems = parse(module.params["files"])
+    if problems:
+        module.fail_json(msg="files: " + "; ".join(problems))
+    try:
+        changed, missing = apply(wanted, module.check_mode)
+    except KeyError as err:
+        module.fail_json(msg=f"files: unknown user or group {err}")
+    except OSError as err:
+        module.fail_json(msg=f"files: {err.filename}: {err.strerror}")
+    result: dict[str, Any] = {
+        "changed": bool(changed),
+        "changed_files": changed,
+        "missing": missing,
+    }
+    if module._diff and changed:
+        result["diff"] = {
+            "before": "".join(f"{p}: {c['before']}\n" for p, c in changed.items()),
+            "after": "".join(f"{p}: {c['after']}\n" for p, c in changed.items()),
+        }
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
