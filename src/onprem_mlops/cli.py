@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "onprem_mlops.commands.phases",
     "onprem_mlops.commands.assess",
     "onprem_mlops.commands.plan",
+    "onprem_mlops.commands.vault",
     "onprem_mlops.commands.smoke_train",
 )
 

@@ -1,0 +1,1 @@
+"""The site's ansible-vault: its specification (``spec``) and encrypted file (``store``)."""
