@@ -6,7 +6,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
-export PATH := $(BIN):$(PATH)
+# ssh-audit and sslyze (the security measurements) live apart: sslyze pins an older cryptography.
+AUDIT_VENV ?= .venv-audit
+AUDIT_BIN := $(abspath $(AUDIT_VENV))/bin
+export PATH := $(BIN):$(AUDIT_BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
@@ -27,7 +30,13 @@ $(VENV)/.installed: requirements/constraints.txt requirements/dev.txt pyproject.
 	$(BIN)/pip install -q -c requirements/constraints.txt -e .
 	touch $@
 
-venv: $(VENV)/.installed ## create the virtual environment with the pinned toolchain
+$(AUDIT_VENV)/.installed: requirements/audit.txt
+	$(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_BIN)/pip install -q --upgrade pip
+	$(AUDIT_BIN)/pip install -q --no-deps -r requirements/audit.txt
+	touch $@
+
+venv: $(VENV)/.installed $(AUDIT_VENV)/.installed ## create the virtual environments with the pinned toolchain
 
 docker: ## install docker.io and debootstrap if missing, start dockerd if none runs
 	scripts/ensure-docker.sh
@@ -60,4 +69,4 @@ lock: ## re-resolve requirements/dev.txt into requirements/constraints.txt
 	rm -rf .lock-venv
 
 clean: ## remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .ruff_cache .cache
+	rm -rf $(VENV) $(AUDIT_VENV) .pytest_cache .ruff_cache .cache
