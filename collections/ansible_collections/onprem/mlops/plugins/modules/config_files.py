@@ -16,11 +16,11 @@ description:
     replaced only when its content differs, atomically (a temporary file in the same
     directory, checked by O(files[].validate) first, then renamed over the old one); mode,
     owner and group are set either way.
-  - Why: M(ansible.builtin.template) costs two remote round trips per file even when nothing
+  - "Why: M(ansible.builtin.template) costs two remote round trips per file even when nothing
     changes. A hardening role that writes twenty files spends most of a run that changes
-    nothing on those round trips; grouped here, it needs one per group.
-  - Group the files by the handler they notify: the task reports C(changed) when any of its
-    files changed, and RV(changed_files) names them.
+    nothing on those round trips; grouped here, it needs one per group."
+  - "Group the files by the handler they notify: the task reports C(changed) when any of its
+    files changed, and RV(changed_files) names them."
 author:
   - onprem-mlops contributors
 options:
@@ -44,9 +44,9 @@ options:
         description: The file's text, used as it is.
         type: str
       mode:
-        description: Permission bits as an octal string, e.g. C("0644").
+        description: Permission bits as an octal string, e.g. C("0600").
         type: str
-        required: true
+        default: "0644"
       owner:
         description: Owner's user name.
         type: str
@@ -55,6 +55,12 @@ options:
         description: Group name.
         type: str
         default: root
+      parents:
+        description:
+          - Create the file's missing parent directories (root, 0755); otherwise a missing
+            directory is an error (its package is usually not installed yet).
+        type: bool
+        default: false
       validate:
         description:
           - Command that checks the new file before it replaces the old one; C(%s) stands for
@@ -120,6 +126,7 @@ class Wanted:
     owner: str = "root"
     group: str = "root"
     validate: str | None = None
+    parents: bool = False
 
 
 @dataclass
@@ -138,7 +145,7 @@ def parse(entries: list[dict[str, Any]]) -> tuple[list[Wanted], list[str]]:
             problems.append(f"dest '{dest}' is not an absolute path")
             continue
         try:
-            mode = int(str(entry.get("mode") or ""), 8)
+            mode = int(str(entry.get("mode") or "0644"), 8)
         except ValueError:
             mode = -1
         if not 0 <= mode <= 0o7777:
@@ -156,6 +163,7 @@ def parse(entries: list[dict[str, Any]]) -> tuple[list[Wanted], list[str]]:
                 owner=entry.get("owner") or "root",
                 group=entry.get("group") or "root",
                 validate=validate,
+                parents=bool(entry.get("parents")),
             )
         )
     return wanted, problems
@@ -217,6 +225,8 @@ def _replace(
     want: Wanted, uid: int, gid: int, run_validate: Callable[[str], tuple[int, str]]
 ) -> None:
     directory = Path(want.dest).parent
+    if want.parents and not directory.is_dir():
+        directory.mkdir(mode=0o755, parents=True)
     if not directory.is_dir():
         raise FileNotFoundError(f"{want.dest}: directory {directory} does not exist")
     fd, name = tempfile.mkstemp(prefix=".onprem-mlops.", dir=directory)
@@ -251,10 +261,11 @@ def main() -> None:
                 "options": {
                     "dest": {"type": "path", "required": True},
                     "content": {"type": "str", "default": ""},
-                    "mode": {"type": "str", "required": True},
+                    "mode": {"type": "str", "default": "0644"},
                     "owner": {"type": "str", "default": "root"},
                     "group": {"type": "str", "default": "root"},
                     "validate": {"type": "str"},
+                    "parents": {"type": "bool", "default": False},
                 },
             }
         },

@@ -15,8 +15,8 @@ description:
     exists; paths that do not exist are reported in C(missing) and left alone (a hardening
     baseline lists files that only some hosts have, such as C(/boot/grub/grub.cfg)).
   - Symbolic links are never followed or changed.
-  - One module call for the whole list: a loop of M(ansible.builtin.file) tasks costs one
-    remote round trip per path, which dominates a hardening run that changes nothing.
+  - "One module call for the whole list: a loop of M(ansible.builtin.file) tasks costs one
+    remote round trip per path, which dominates a hardening run that changes nothing."
 author:
   - onprem-mlops contributors
 options:
