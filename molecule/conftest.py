@@ -145,3 +145,61 @@ def container_http(
     data = json.loads(result.stdout)
     headers_lower = {name.lower(): value for name, value in data["headers"].items()}
     return HttpResponse(data["status"], headers_lower, data["body"])
+
+
+# ----------------------------------------------------------------- clients in a namespace
+#
+# A container reaches its own addresses over loopback, which every firewall accepts. To see
+# the firewall as another machine does, tests create a network namespace inside the
+# container, joined to it by a veth pair: packets from there arrive on a real interface.
+
+_TCP_SNIPPET = r"""
+import socket, sys
+src, dst, port, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET)
+s.settimeout(timeout)
+try:
+    s.bind((src, 0))
+    s.connect((dst, port))
+    print("open")
+except OSError as e:
+    print("closed" if isinstance(e, ConnectionRefusedError) else "filtered")
+"""
+
+
+def client_netns(
+    host, name: str, host_address: str, client_addresses: list[str], prefix: int = 24
+) -> None:
+    """Namespace ``name`` (at most 12 characters) with ``client_addresses``; the container's
+    end of the link gets ``host_address``. Created afresh each time."""
+    commands = [
+        f"ip netns del {name} 2>/dev/null; ip link del vh-{name} 2>/dev/null; true",
+        f"ip netns add {name}",
+        f"ip link add vh-{name} type veth peer name vc-{name} netns {name}",
+        f"ip addr add {host_address}/{prefix} dev vh-{name}",
+        f"ip link set vh-{name} up",
+        f"ip -n {name} link set lo up",
+        f"ip -n {name} link set vc-{name} up",
+        *(f"ip -n {name} addr add {a}/{prefix} dev vc-{name}" for a in client_addresses),
+    ]
+    result = host.run(" && ".join(commands))
+    assert result.rc == 0, result.stderr
+
+
+def remove_netns(host, name: str) -> None:
+    host.run(f"ip netns del {name} 2>/dev/null; ip link del vh-{name} 2>/dev/null; true")
+
+
+def tcp_probe(host, netns: str, src: str, dst: str, port: int, timeout: float = 2) -> str:
+    """'open', 'closed' (refused: reached the host, nothing listens) or 'filtered' (dropped)."""
+    result = host.run(
+        "ip netns exec %s python3 -c %s %s %s %s %s",
+        netns,
+        _TCP_SNIPPET,
+        src,
+        dst,
+        str(port),
+        str(timeout),
+    )
+    assert result.rc == 0, result.stderr
+    return result.stdout.strip()
