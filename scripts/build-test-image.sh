@@ -5,6 +5,8 @@
 # Inputs (environment):
 #   TEST_IMAGE      image name            (default: onprem-mlops/debian12-systemd:latest)
 #   DEBIAN_MIRROR   Debian mirror URI     (default: read from this machine's apt configuration)
+#   DEBIAN_SECURITY_MIRROR  Debian security archive URI (default: from this machine's apt
+#                   configuration; none: the image has no security suite)
 #   DEBIAN_SUITE    suite                 (default: bookworm)
 #   EXTRA_CA_DIR    extra CA certificates (default: /usr/local/share/ca-certificates)
 set -euo pipefail
@@ -32,6 +34,21 @@ detect_mirror() {
   done
 }
 
+# The Debian security archive URI this machine's apt uses, if any.
+detect_security_mirror() {
+  local f uri
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -r "$f" ] || continue
+    uri=$(awk '/^URIs:/ {for (i = 2; i <= NF; i++) if ($i ~ /security/) {print $i; exit}}' "$f")
+    [ -n "$uri" ] && { echo "$uri"; return; }
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -r "$f" ] || continue
+    uri=$(awk '$1 == "deb" && $0 ~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' "$f")
+    [ -n "$uri" ] && { echo "$uri"; return; }
+  done
+}
+
 if [ -z "${DEBIAN_MIRROR:-}" ]; then
   if ! grep -qi '^ID=debian' /etc/os-release; then
     die "this control node is not Debian, so its apt mirror cannot serve a Debian image: set DEBIAN_MIRROR to a Debian archive URI"
@@ -39,6 +56,8 @@ if [ -z "${DEBIAN_MIRROR:-}" ]; then
   DEBIAN_MIRROR=$(detect_mirror)
   [ -n "$DEBIAN_MIRROR" ] || die "no Debian mirror found in /etc/apt: set DEBIAN_MIRROR"
 fi
+
+DEBIAN_SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR-$(detect_security_mirror)}"
 
 command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
 command -v docker >/dev/null || die "docker is not installed (scripts/ensure-docker.sh)"
@@ -53,7 +72,7 @@ fi
 inputs_hash=$(
   {
     sha256sum "$0"
-    echo "$DEBIAN_MIRROR $DEBIAN_SUITE $PACKAGES"
+    echo "$DEBIAN_MIRROR $DEBIAN_SUITE $PACKAGES ${DEBIAN_SECURITY_MIRROR:-}"
     [ "${#ca_files[@]}" -gt 0 ] && sha256sum "${ca_files[@]}"
     true
   } | sha256sum | cut -c1-16
@@ -80,6 +99,9 @@ cat > "$rootfs/etc/apt/sources.list" <<SOURCES
 deb $DEBIAN_MIRROR $DEBIAN_SUITE main
 deb $DEBIAN_MIRROR $DEBIAN_SUITE-updates main
 SOURCES
+if [ -n "$DEBIAN_SECURITY_MIRROR" ]; then
+  echo "deb $DEBIAN_SECURITY_MIRROR $DEBIAN_SUITE-security main" >> "$rootfs/etc/apt/sources.list"
+fi
 
 # Units that cannot work in a container and only slow the boot down.
 for unit in systemd-remount-fs.service getty@tty1.service console-getty.service \
