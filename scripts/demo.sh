@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 CONTAINER="${DEMO_CONTAINER:-onprem-mlops-demo}"
 IMAGE="${TEST_IMAGE:-onprem-mlops/debian12-systemd:latest}"
 HTTPS_PORT="${DEMO_HTTPS_PORT:-8443}"
+SSH_PORT="${DEMO_SSH_PORT:-2222}"
+DEMO_KEY=.cache/demo/id_ed25519
 REPORTS="${DEMO_REPORTS:-$PWD/reports}"
 log() { printf '[demo] %s\n' "$*" >&2; }
 
@@ -28,7 +30,7 @@ start_container() {
     --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
     --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
     --tmpfs /run --tmpfs /run/lock \
-    -p "127.0.0.1:${HTTPS_PORT}:443" \
+    -p "127.0.0.1:${HTTPS_PORT}:443" -p "127.0.0.1:${SSH_PORT}:22" \
     "$IMAGE" >/dev/null
 }
 
@@ -42,9 +44,22 @@ wait_for_systemd() {
   return 1
 }
 
+# Phase 7 allows SSH with keys only, for members of mlops-admins: the demo's admin gets a key
+# pair here (enablement, phase 6, will create accounts from the inventory).
+demo_admin() {
+  if [ ! -f "$DEMO_KEY" ]; then
+    command -v ssh-keygen >/dev/null || { log "ssh-keygen not found: install openssh-client"; return 1; }
+    mkdir -p "$(dirname "$DEMO_KEY")"
+    ssh-keygen -q -t ed25519 -N '' -C demo-admin -f "$DEMO_KEY"
+  fi
+  docker exec "$CONTAINER" sh -c 'getent group mlops-admins >/dev/null || groupadd mlops-admins;
+    id demo-admin >/dev/null 2>&1 || useradd -m -s /bin/bash -G mlops-admins demo-admin'
+}
+
 up() {
   start_container
   wait_for_systemd
+  demo_admin
   mkdir -p "$REPORTS"
   logfile="$REPORTS/demo-$(date +%Y%m%d-%H%M%S).log"
   log "running playbooks/site.yml against $CONTAINER (log: $logfile)"
@@ -60,7 +75,9 @@ up() {
   echo "  full log:        $logfile"
   echo "  reports:         $REPORTS/"
   echo "  shell on target: docker exec -it $CONTAINER bash"
-  echo "  published ports: 127.0.0.1:${HTTPS_PORT} -> 443 (used once the reverse proxy exists)"
+  echo "  published ports: 127.0.0.1:${HTTPS_PORT} -> 443, 127.0.0.1:${SSH_PORT} -> 22"
+  echo "  SSH:             ssh -i $DEMO_KEY -p ${SSH_PORT} demo-admin@127.0.0.1"
+  echo "  security:        $REPORTS/security/ (security concept, acceptance results)"
   echo "  again:           make demo   (a second run should report changed=0)"
   echo "  remove:          make demo-destroy"
   return "$rc"
