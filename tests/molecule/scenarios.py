@@ -30,7 +30,12 @@ def run_scenario(scenario: str) -> None:
     assert shutil.which("docker"), "docker is not installed: run `make docker`"
     LOGS.mkdir(parents=True, exist_ok=True)
     log = LOGS / f"{scenario}.log"
-    env = {**os.environ, "NO_COLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "PY_COLORS": "0"}
+    # ONPREM_MOLECULE_LOG: a scenario's own tests may read its whole output so far (the
+    # platform scenario searches it for secrets).
+    env = {
+        **os.environ, "NO_COLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "PY_COLORS": "0",
+        "ONPREM_MOLECULE_LOG": str(log),
+    }  # fmt: skip
     with log.open("w") as out:
         result = subprocess.run(
             ["molecule", "test", "-s", scenario],

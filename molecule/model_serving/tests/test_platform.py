@@ -19,7 +19,7 @@ def test_backup_timer_active(host):
     assert host.service("onprem-mlops-backup.timer").is_enabled
 
 
-def test_only_nginx_listens_beyond_loopback(host):
+def test_only_nginx_and_sshd_listen_beyond_loopback(host):
     exposed = []
     for line in host.check_output("ss -Hltnp").splitlines():
         local = line.split()[3]
@@ -27,10 +27,10 @@ def test_only_nginx_listens_beyond_loopback(host):
         if address not in ("127.0.0.1", "::1") and not address.startswith("127."):
             exposed.append(line)
     assert exposed, "nginx should listen on 80/443"
-    offenders = [line for line in exposed if '"nginx"' not in line]
-    assert not offenders, offenders
-    ports = {line.split()[3].rsplit(":", 1)[1] for line in exposed}
-    assert ports == {"80", "443"}, ports
+    programs = {line.split()[3].rsplit(":", 1)[1]: line for line in exposed}
+    assert set(programs) == {"22", "80", "443"}, exposed  # sshd since phase 7
+    assert '"sshd"' in programs["22"]
+    assert all('"nginx"' in programs[port] for port in ("80", "443")), exposed
 
 
 def test_unauthenticated_api_and_serving_calls_get_401(host):
