@@ -68,3 +68,18 @@ done
 for i in $(seq 1 "$RUNS"); do
   run "no-op $i: hardening roles only" playbooks/phase7_security.yml --skip-tags concept,acceptance
 done
+
+# The measurements of the same container (docs/security.md): tailored, then as SSG ships it.
+echo
+echo "| audit | Lynis hardening index | OpenSCAP pass | fail | pass rate |"
+echo "|---|---|---|---|---|"
+for tailoring in playbooks/files/ssg-tailoring-onprem-mlops.xml ""; do
+  ansible-playbook -i "$WORK/hosts.yml" playbooks/security_audit.yml \
+    -e "security_audit_tailoring=$tailoring" > "$WORK/audit.log" 2>&1 || { tail -40 "$WORK/audit.log" >&2; exit 1; }
+  python3 - "$ONPREM_REPORTS_DIR/security/$NAME/summary.json" "${tailoring:-none}" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print(f"| tailoring: {sys.argv[2].rsplit('/', 1)[-1]} | {s['lynis_hardening_index']} | {s['oscap_pass']} "
+      f"| {s['oscap_fail']} | {s['oscap_pass_rate']} % |")
+PY
+done

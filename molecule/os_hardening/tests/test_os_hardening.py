@@ -36,10 +36,14 @@ def test_logins_defaults_and_banners(host):
     for line in ("PASS_MAX_DAYS\t\t365", "UMASK\t\t\t027", "ENCRYPT_METHOD\t\tYESCRYPT"):
         assert line in defs
     assert "Authorised access only" in host.file("/etc/issue.net").content_string
-    assert "Maximum number of days between password change\t\t: 365" in host.check_output(
+    # root's ageing is left alone by default (an expired root password stops root's cron jobs)
+    assert "Maximum number of days between password change\t\t: 99999" in host.check_output(
         "chage -l root"
     )
-    assert "TMOUT=600" in host.file("/etc/profile.d/90-onprem-mlops-hardening.sh").content_string
+    profile = host.file("/etc/profile.d/90-onprem-mlops-hardening.sh").content_string
+    assert "TMOUT=600" in profile and "ulimit -c 0" in profile
+    coredump = host.file("/etc/systemd/coredump.conf.d/90-onprem-mlops.conf").content_string
+    assert "Storage=none" in coredump and "ProcessSizeMax=0" in coredump
     assert (
         "hard\tcore\t0"
         in host.file("/etc/security/limits.d/90-onprem-mlops-hardening.conf").content_string
@@ -121,3 +125,14 @@ def test_updates_and_needrestart(host):
 def test_aide_configuration_is_valid(host):
     assert host.run("aide --config=/etc/aide/aide.conf --config-check").rc == 0
     assert "!/srv(/|$)" in host.file("/etc/aide/aide.conf.d/90_onprem_mlops").content_string
+
+
+def test_home_directories_and_login_scripts_are_private(host):
+    assert host.file("/home/carol").mode == 0o750
+    assert host.file("/home/carol/.bashrc").mode == 0o640
+    assert host.file("/etc/skel/.bashrc").mode == 0o640
+
+
+def test_malware_scanner_runs_daily(host):
+    assert host.package("chkrootkit").is_installed
+    assert host.service("chkrootkit.timer").is_enabled
