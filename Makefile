@@ -17,7 +17,7 @@ export NO_COLOR ?= 1
 # Molecule scenarios to run (default: all); e.g. make test-molecule SCENARIOS=base
 SCENARIOS ?=
 
-.PHONY: help venv docker image demo demo-destroy test test-molecule lint lock clean
+.PHONY: help venv docker image demo demo-destroy security-audit test test-molecule lint lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ image: docker ## build the local Debian 12 systemd test image (only when its inp
 
 demo: venv image ## converge the rollout phases that exist so far on the local demo container
 	scripts/demo.sh up
+
+security-audit: venv ## Lynis and OpenSCAP on the demo container (after make demo): reports/security/
+	ansible-playbook -i inventories/local/hosts.yml playbooks/security_audit.yml
 
 demo-destroy: ## remove the demo container
 	scripts/demo.sh destroy

@@ -19,32 +19,19 @@ PACKAGES="systemd,systemd-sysv,python3,python3-apt,sudo,ca-certificates,iproute2
 log() { printf '[build-test-image] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-# The first Debian archive URI this machine's apt uses (deb822 *.sources or one-line lists).
+# The first Debian archive URI this machine's apt uses (deb822 *.sources or one-line lists):
+# the main archive with `detect_mirror`, the security archive with `detect_mirror security`.
 detect_mirror() {
-  local f uri
+  local f uri want=0
+  [ "${1:-}" = security ] && want=1
   for f in /etc/apt/sources.list.d/*.sources; do
     [ -r "$f" ] || continue
-    uri=$(awk '/^URIs:/ {for (i = 2; i <= NF; i++) if ($i !~ /security/) {print $i; exit}}' "$f")
+    uri=$(awk -v want="$want" '/^URIs:/ {for (i = 2; i <= NF; i++) if (($i ~ /security/) == want) {print $i; exit}}' "$f")
     [ -n "$uri" ] && { echo "$uri"; return; }
   done
   for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
     [ -r "$f" ] || continue
-    uri=$(awk '$1 == "deb" && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' "$f")
-    [ -n "$uri" ] && { echo "$uri"; return; }
-  done
-}
-
-# The Debian security archive URI this machine's apt uses, if any.
-detect_security_mirror() {
-  local f uri
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -r "$f" ] || continue
-    uri=$(awk '/^URIs:/ {for (i = 2; i <= NF; i++) if ($i ~ /security/) {print $i; exit}}' "$f")
-    [ -n "$uri" ] && { echo "$uri"; return; }
-  done
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -r "$f" ] || continue
-    uri=$(awk '$1 == "deb" && $0 ~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' "$f")
+    uri=$(awk -v want="$want" '$1 == "deb" && ($0 ~ /security/) == want {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' "$f")
     [ -n "$uri" ] && { echo "$uri"; return; }
   done
 }
@@ -57,7 +44,7 @@ if [ -z "${DEBIAN_MIRROR:-}" ]; then
   [ -n "$DEBIAN_MIRROR" ] || die "no Debian mirror found in /etc/apt: set DEBIAN_MIRROR"
 fi
 
-DEBIAN_SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR-$(detect_security_mirror)}"
+DEBIAN_SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR-$(detect_mirror security)}"
 
 command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
 command -v docker >/dev/null || die "docker is not installed (scripts/ensure-docker.sh)"
