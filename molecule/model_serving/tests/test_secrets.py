@@ -9,6 +9,7 @@ is ever put on a command line.
 
 import io
 import os
+import re
 import subprocess
 import tarfile
 from pathlib import Path
@@ -53,8 +54,9 @@ def leaks(text: str, secrets: dict[str, str]) -> list[str]:
 
 def test_the_output_would_show_a_leak(output):
     """The scan means something only if module arguments were printed (-vvv)."""
-    assert '"module_args"' in output
-    assert "the output has been hidden due to the fact that 'no_log: true'" in output
+    # The yaml callback's format: `module_args:` under `invocation:`, and no_log's censoring.
+    assert output.count("module_args:") > 100
+    assert re.search(r"the output has been hidden due to the fact that '+no_log: true'+", output)
     for step in ("converge", "idempotence"):
         assert f"model_serving > {step}] Executed: Successful" in output
 
