@@ -73,7 +73,7 @@ done
 echo
 echo "| audit | Lynis hardening index | OpenSCAP pass | fail | pass rate |"
 echo "|---|---|---|---|---|"
-for tailoring in playbooks/files/ssg-tailoring-onprem-mlops.xml ""; do
+for tailoring in "$PWD/playbooks/files/ssg-tailoring-onprem-mlops.xml" ""; do
   ansible-playbook -i "$WORK/hosts.yml" playbooks/security_audit.yml \
     -e "security_audit_tailoring=$tailoring" > "$WORK/audit.log" 2>&1 || { tail -40 "$WORK/audit.log" >&2; exit 1; }
   python3 - "$ONPREM_REPORTS_DIR/security/$NAME/summary.json" "${tailoring:-none}" <<'PY'
