@@ -28,11 +28,22 @@ def repo_root() -> Path:
     return ROOT
 
 
+def _restore_plain_intern() -> None:
+    if sys.intern is not _PLAIN_INTERN:
+        sys.intern = _PLAIN_INTERN
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _plain_sys_intern_for_the_session() -> Iterator[None]:
+    """Undo the patch of test modules that imported ansible while being collected: this runs
+    before every module- or class-scoped fixture (one of which trains the smoke model)."""
+    _restore_plain_intern()
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _plain_sys_intern() -> Iterator[None]:
-    current = sys.intern
-    sys.intern = _PLAIN_INTERN
-    try:
-        yield
-    finally:
-        sys.intern = current
+    """Undo the patch of a test that imported ansible lazily, before the next test's fixtures."""
+    _restore_plain_intern()
+    yield
+    _restore_plain_intern()

@@ -21,24 +21,6 @@ GENERATED = [v.name for v in SPEC.generated]
 MANUAL = [v.name for v in SPEC.variables if not v.generated]
 
 
-_ANSIBLE_INTERN: list = []
-
-
-@pytest.fixture(autouse=True)
-def sys_intern_back_after_ansible():
-    """Importing ansible-core replaces ``sys.intern`` with a patch object; torch._dynamo,
-    imported later in the same pytest process by the smoke tests, refuses that object. The
-    vault tests run with ansible's patch (as the CLI does), every other test without it, so
-    ansible is never imported at module level here."""
-    original = sys.intern
-    if _ANSIBLE_INTERN:
-        sys.intern = _ANSIBLE_INTERN[0]
-    yield
-    if sys.intern is not original and not _ANSIBLE_INTERN:
-        _ANSIBLE_INTERN.append(sys.intern)
-    sys.intern = original
-
-
 @pytest.fixture
 def site(tmp_path, monkeypatch):
     """A copy of the example inventory's hosts and placeholder vault; password file unset."""
