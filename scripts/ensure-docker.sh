@@ -18,8 +18,10 @@ command -v debootstrap >/dev/null || missing+=(debootstrap)
 if [ "${#missing[@]}" -gt 0 ]; then
   command -v apt-get >/dev/null || die "apt-get not found: install ${missing[*]} yourself"
   log "installing ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+  # make test prepares the virtual environments at the same time: wait for apt's lock.
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    --no-install-recommends \
     "${missing[@]}" >/dev/null
 fi
 

@@ -23,6 +23,34 @@ _PLAIN_INTERN = sys.intern
 sys.path.insert(0, str(ROOT / "collections"))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Work units for ``pytest -n 2 --dist loadgroup --no-loadscope-reorder`` (make test).
+
+    Each Molecule scenario is a unit (the wheelhouse ones together, see
+    tests/molecule/scenarios.py), each other test file one unit (its module fixtures, such as
+    a trained smoke model, are set up once). The scenarios go first, longest first, then the
+    files as collected: xdist hands the next unit to whichever worker is free, so short files
+    fill the end. Without xdist the marks do nothing but reorder.
+    """
+    rank: dict[int, int] = {}
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        params = getattr(item, "callspec", None)
+        scenario = params.params.get("scenario") if params else None
+        if path.startswith("tests/molecule/") and scenario is not None:
+            sys.path.insert(0, str(ROOT / "tests" / "molecule"))
+            from scenarios import work_unit
+
+            order, group = work_unit(scenario)
+        else:
+            # ansible-lint over the whole tree (tests/quality) is the longest file: early.
+            group, order = path, 500 if path.startswith("tests/quality/") else 1000
+        item.add_marker(pytest.mark.xdist_group(group))
+        rank[id(item)] = order
+    items.sort(key=lambda item: rank[id(item)])  # stable: files keep their collected order
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
