@@ -58,7 +58,7 @@ demo-destroy: ## remove the demo container
 # each Molecule scenario, the wheelhouse chain, each other test file), longest first.
 test: ## every check: unit tests, lint, syntax, all Molecule scenarios (two at a time)
 	$(MAKE) --no-print-directory -j3 -Otarget venv image
-	$(BIN)/pytest -n 2 --dist loadgroup --no-loadscope-reorder --durations=15
+	$(BIN)/pytest -n 2 --dist loadscope --no-loadscope-reorder --durations=15
 
 test-molecule: venv image ## only the Molecule scenarios (SCENARIOS="base assess" to pick)
 	$(BIN)/pytest tests/molecule $(if $(SCENARIOS),-k "$(shell echo $(SCENARIOS) | sed 's/ / or /g')")

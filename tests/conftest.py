@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,34 +22,47 @@ _PLAIN_INTERN = sys.intern
 # community collections of the `ansible` package (both are namespace packages): unit tests
 # import its plugins directly.
 sys.path.insert(0, str(ROOT / "collections"))
+# The Molecule runner's helpers (make test orders the scenarios with them).
+sys.path.insert(0, str(ROOT / "tests" / "molecule"))
+from scenarios import work_unit  # noqa: E402
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Work units for ``pytest -n 2 --dist loadgroup --no-loadscope-reorder`` (make test).
+def unit_of_work(nodeid: str) -> tuple[int, str]:
+    """Where a test starts in make test (lower: earlier) and the unit of work it belongs to.
 
     Each Molecule scenario is a unit (the wheelhouse ones together, see
     tests/molecule/scenarios.py), each other test file one unit (its module fixtures, such as
-    a trained smoke model, are set up once). The scenarios go first, longest first, then the
-    files as collected: xdist hands the next unit to whichever worker is free, so short files
-    fill the end. Without xdist the marks do nothing but reorder.
+    a trained smoke model, are set up once). Scenarios first, longest first, then the quality
+    checks (ansible-lint over the whole tree is the longest file), then the other files.
     """
-    rank: dict[int, int] = {}
-    for item in items:
-        path = item.nodeid.split("::")[0]
-        params = getattr(item, "callspec", None)
-        scenario = params.params.get("scenario") if params else None
-        if path.startswith("tests/molecule/") and scenario is not None:
-            sys.path.insert(0, str(ROOT / "tests" / "molecule"))
-            from scenarios import work_unit
+    path, _, name = nodeid.partition("::")
+    scenario = re.fullmatch(r"test_molecule_scenario\[(\w+)\]", name)
+    if path.startswith("tests/molecule/") and scenario:
+        return work_unit(scenario.group(1))
+    return (500 if path.startswith("tests/quality/") else 1000), path
 
-            order, group = work_unit(scenario)
-        else:
-            # ansible-lint over the whole tree (tests/quality) is the longest file: early.
-            group, order = path, 500 if path.startswith("tests/quality/") else 1000
-        item.add_marker(pytest.mark.xdist_group(group))
-        rank[id(item)] = order
-    items.sort(key=lambda item: rank[id(item)])  # stable: files keep their collected order
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the units in their order (stable: files keep the order they were collected in)."""
+    items.sort(key=lambda item: unit_of_work(item.nodeid)[0])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``pytest -n 2 --dist loadscope --no-loadscope-reorder`` (make test): the scope of a test
+    is its unit of work. xdist hands the next unit, in the order above, to whichever worker
+    is free, so that both end at about the same time. (``--dist loadgroup`` with marks would
+    say the same, but xdist 3.8 cannot rename the nodes of pytest 9 to group them.)
+    """
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitsOfWork(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of_work(nodeid)[1]
+
+    return UnitsOfWork(config, log)
 
 
 @pytest.fixture(scope="session")

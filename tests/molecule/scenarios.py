@@ -4,8 +4,8 @@ Sequence (from .config/molecule/config.yml): destroy, syntax, create, check, con
 idempotence (second run changed=0), verify (Testinfra), destroy. The full output of each
 scenario is kept in .cache/molecule-logs/<name>.log.
 
-make test runs pytest with two workers and ``--dist loadgroup`` (tests/conftest.py puts the
-marks): every other scenario is a unit of work of its own, every unit and quality test file
+make test runs pytest with two workers and ``--dist loadscope`` (tests/conftest.py says what a
+scope is): every other scenario is a unit of work of its own, every unit and quality test file
 one unit, and the scenarios that build or read the control node's wheelhouses
 (.cache/wheelhouse, test_wheelhouse_scenarios.py) one unit that runs on one worker in order,
 so that no two of them write the same wheelhouse at once. The units start longest first, so
