@@ -6,6 +6,7 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,6 +62,17 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
     class UnitsOfWork(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return unit_of_work(nodeid)[1]
+
+        def _reschedule(self, node: Any) -> None:
+            # xdist tops a worker up while it has up to two tests pending; a worker with the
+            # wheelhouse chain would so queue two more scenarios behind half an hour of work.
+            # One: a worker holds its last test until it knows the next (or is shut down).
+            if node.shutting_down:
+                return
+            if not self.workqueue:
+                node.shutdown()
+            elif self._pending_of(self.assigned_work[node]) <= 1:
+                self._assign_work_unit(node)
 
     return UnitsOfWork(config, log)
 
