@@ -26,7 +26,7 @@ SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.y
 LOGS = ROOT / ".cache" / "molecule-logs"
 # In this order: ml_stack builds the torch wheelhouse that model_serving reads again.
 WHEELHOUSE_USERS = ["ml_stack", "mlflow", "model_serving"]
-# Where make test starts (after the wheelhouse chain, about 30 minutes on the 2-core CI
+# Where make test starts (after the wheelhouse chain, about 34 minutes on the 2-core CI
 # machine): the other scenarios, longest first, as measured there (docs/benchmarks.md). A
 # scenario not listed starts after these; a stale order costs minutes, never a result.
 LONGEST_FIRST = [
