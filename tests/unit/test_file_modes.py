@@ -22,7 +22,7 @@ def test_parse_reports_relative_paths_and_bad_modes():
     )  # fmt: skip
     assert wanted == [fm.Wanted("/etc/x", 0o600)]
     assert problems == [
-        "path 'etc/y' is not absolute",
+        "path 'etc/y' is not absolute (or is /)",
         "/etc/z: mode 'rw-' is not an octal mode such as 0640",
         "/etc/w: mode '17777' is not an octal mode such as 0640",
     ]
@@ -106,3 +106,76 @@ def test_chown_comes_before_chmod(tmp_path):
     # chown clears the setgid bit, so the mode is set after it.
     assert calls == ["chown -1 0", "chmod 2750"]
     assert changed[str(path)]["after"].startswith("2750 ")
+
+
+def test_directories_are_created_in_list_order_with_their_mode(tmp_path):
+    parent, child = tmp_path / "srv", tmp_path / "srv" / "state"
+    wanted, problems = fm.parse(
+        [{"path": str(parent), "mode": "0755", "state": "directory"},
+         {"path": str(child), "mode": "2750", "state": "directory"}]
+    )  # fmt: skip
+    assert problems == []
+    old_umask = os.umask(0o077)
+    try:
+        changed, missing = fm.apply(wanted, check_mode=False)
+    finally:
+        os.umask(old_umask)
+    assert missing == []
+    assert changed[str(parent)]["before"] == "absent"
+    assert changed[str(child)]["after"].startswith("2750 ")
+    assert mode_of(parent) == 0o755 and mode_of(child) == 0o2750
+    assert fm.apply(wanted, check_mode=False) == ({}, [])
+
+
+def test_directory_in_check_mode_is_reported_not_created(tmp_path):
+    parent, child = tmp_path / "a", tmp_path / "a" / "b"
+    wanted, _ = fm.parse(
+        [{"path": str(parent), "mode": "0755", "state": "directory"},
+         {"path": str(child), "mode": "0755", "state": "directory"}]
+    )  # fmt: skip
+    changed, _ = fm.apply(wanted, check_mode=True)
+    assert set(changed) == {str(parent), str(child)}
+    assert not parent.exists()
+
+
+def test_directory_state_refuses_a_file_and_creates_missing_parents(tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    wanted, _ = fm.parse([{"path": str(a_file), "mode": "0755", "state": "directory"}])
+    with pytest.raises(fm.WrongType, match="not a directory"):
+        fm.apply(wanted, check_mode=False)
+    orphan = tmp_path / "no" / "such"
+    wanted, _ = fm.parse([{"path": str(orphan), "mode": "0700", "state": "directory"}])
+    changed, _ = fm.apply(wanted, check_mode=False)
+    assert list(changed) == [str(orphan)]
+    assert mode_of(tmp_path / "no") == 0o755 and mode_of(orphan) == 0o700
+
+
+def test_absent_removes_files_and_links_not_directories(tmp_path):
+    a_file, a_link, a_dir = tmp_path / "f", tmp_path / "l", tmp_path / "d"
+    a_file.write_text("x")
+    a_link.symlink_to(tmp_path / "nowhere")
+    a_dir.mkdir()
+    wanted, problems = fm.parse(
+        [{"path": str(p), "state": "absent"} for p in (a_file, a_link, tmp_path / "gone")]
+    )
+    assert problems == []
+    changed, missing = fm.apply(wanted, check_mode=True)
+    assert set(changed) == {str(a_file), str(a_link)} and a_file.exists()
+    changed, missing = fm.apply(wanted, check_mode=False)
+    assert {c["after"] for c in changed.values()} == {"absent"} and missing == []
+    assert not a_file.exists() and not a_link.is_symlink()
+    assert fm.apply(wanted, check_mode=False) == ({}, [])
+    wanted, _ = fm.parse([{"path": str(a_dir), "state": "absent"}])
+    with pytest.raises(fm.WrongType, match="is a directory"):
+        fm.apply(wanted, check_mode=False)
+
+
+def test_parse_rejects_unknown_states_and_the_root():
+    _, problems = fm.parse(
+        [{"path": "/x", "mode": "0755", "state": "link"}, {"path": "/", "mode": "0755"}]
+    )
+    assert problems == [
+        "/x: state 'link' is not one of exists, directory, absent",
+        "path '/' is not absolute (or is /)",
+    ]
