@@ -41,14 +41,19 @@ def test_parse_names_bad_entries():
             {"dest": "etc/x", "content": ""},
             {"dest": "/etc/y", "content": "", "mode": "rwx"},
             {"dest": "/etc/z", "content": "", "validate": "sshd -t"},
+            {"dest": "/etc/w", "content": "", "validate": "check %s %s"},
+            {"dest": "/etc/v", "content": "", "validate": "date +%Y %s"},
             {"dest": "/etc/ok", "content": "x"},
         ]
     )
     assert [e.dest for e in entries] == ["/etc/ok"] and entries[0].mode == 0o644
+    rule = "must contain %s (the new file) once, and %% for any literal %"
     assert problems == [
         "dest 'etc/x' is not an absolute path",
         "/etc/y: mode 'rwx' is not an octal mode such as 0644",
-        "/etc/z: validate 'sshd -t' must contain %s (the new file)",
+        f"/etc/z: validate 'sshd -t' {rule}",
+        f"/etc/w: validate 'check %s %s' {rule}",
+        f"/etc/v: validate 'date +%Y %s' {rule}",
     ]
 
 
@@ -99,6 +104,16 @@ def test_a_refused_file_leaves_the_old_one(tmp_path):
     assert dest.read_text() == "Port 22\n"
     assert [p.name for p in tmp_path.iterdir()] == ["sshd_config"]
     assert seen[0].startswith("/usr/sbin/sshd -t -f ") and "/.onprem-mlops." in seen[0]
+
+
+def test_validate_fills_in_the_path_like_ansible_does(tmp_path):
+    """%s is the new file, %% a literal % (as in ansible.builtin.template's validate)."""
+    dest = tmp_path / "site.conf"
+    seen: list[str] = []
+    entries = wanted(dest, content="x\n", validate='sh -c \'printf "%%s" "$1"\' check %s')
+    cf.apply(entries, False, False, lambda c: (seen.append(c), (0, ""))[1])
+    assert seen[0].startswith('sh -c \'printf "%s" "$1"\' check ')
+    assert "/.onprem-mlops." in seen[0]
 
 
 def test_a_validated_file_replaces_the_old_one(tmp_path):

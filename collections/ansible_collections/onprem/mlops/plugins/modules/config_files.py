@@ -66,6 +66,8 @@ options:
           - Command that checks the new file before it replaces the old one; C(%s) stands for
             the temporary file's path, e.g. C(/usr/sbin/sshd -t -f %s). A non-zero exit fails
             the task and leaves the old file in place.
+          - As with M(ansible.builtin.template)'s C(validate), the path is filled in with
+            Python's C(%) operator: write C(%%) for a literal C(%).
         type: str
 notes:
   - Supports check mode and diff mode. In check mode a file whose directory does not exist
@@ -152,8 +154,11 @@ def parse(entries: list[dict[str, Any]]) -> tuple[list[Wanted], list[str]]:
             problems.append(f"{dest}: mode '{entry.get('mode')}' is not an octal mode such as 0644")
             continue
         validate = entry.get("validate") or None
-        if validate is not None and "%s" not in validate:
-            problems.append(f"{dest}: validate '{validate}' must contain %s (the new file)")
+        if validate is not None and not _one_placeholder(validate):
+            problems.append(
+                f"{dest}: validate '{validate}' must contain %s (the new file) once, "
+                "and %% for any literal %"
+            )
             continue
         wanted.append(
             Wanted(
@@ -167,6 +172,14 @@ def parse(entries: list[dict[str, Any]]) -> tuple[list[Wanted], list[str]]:
             )
         )
     return wanted, problems
+
+
+def _one_placeholder(command: str) -> bool:
+    """The command has exactly one %s and no other % directive (%% is a literal %)."""
+    try:
+        return command % "\0" != command % "" and (command % "\0").count("\0") == 1
+    except (TypeError, ValueError):
+        return False
 
 
 def _digest(data: bytes) -> str:
@@ -239,7 +252,7 @@ def _replace(
         os.chown(tmp, uid, gid)
         tmp.chmod(want.mode)
         if want.validate:
-            rc, output = run_validate(want.validate.replace("%s", shlex.quote(name)))
+            rc, output = run_validate(want.validate % shlex.quote(name))
             if rc != 0:
                 raise ValidateError(
                     f"{want.dest}: the new file was refused by '{want.validate}' (exit {rc}); "
