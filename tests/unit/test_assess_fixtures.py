@@ -1,4 +1,4 @@
-"""The assessment on recorded host trees, NVML faked at the pynvml function boundary."""
+"""The assessment on the synthetic host trees, NVML faked at the pynvml function boundary."""
 
 import json
 import sys

@@ -1,4 +1,4 @@
-"""The fleet report templates of playbooks/phase1_assess.yml, on recorded hosts.
+"""The fleet report templates of playbooks/phase1_assess.yml, on the synthetic host trees.
 
 Rendered with Jinja2 the way the template module does (trim_blocks, strict undefined), so
 that a template error shows up here and not only in a Molecule run.

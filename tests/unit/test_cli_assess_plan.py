@@ -21,12 +21,12 @@ def assess_json(capsys, *args):
 
 def test_assess_prints_the_json_document(capsys):
     doc = assess_json(capsys)
-    assert doc["schema_version"] == "1.0"
+    assert doc["schema_version"] == "1.1"
     assert doc["cpu"]["logical_cpus"] >= 1
     assert "benchmarks" not in doc
 
 
-def test_assess_on_a_recorded_tree_with_report(capsys):
+def test_assess_on_a_fixture_tree_with_report(capsys):
     root = FIXTURES / "gpu-no-driver" / "root"
     assert main(["assess", "--root", str(root), "--data-path", "/data", "--report"]) == 0
     out = capsys.readouterr().out
@@ -49,7 +49,7 @@ def test_assess_rejects_a_bad_benchmark_size(capsys):
 
 @pytest.fixture
 def assessments(tmp_path):
-    """Two recorded hosts as the playbook would store them: <host>.json."""
+    """Two fixture hosts as the playbook would store them: <host>.json."""
     directory = tmp_path / "assessment"
     directory.mkdir()
     for host, tree in (("gpu01", "healthy-h100"), ("cpu01", "no-gpu")):

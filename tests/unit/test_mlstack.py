@@ -73,8 +73,8 @@ def test_gpu_on_pci_without_driver_is_a_gpu_host():
 
 
 @pytest.mark.parametrize("scenario", sorted(p.name for p in FIXTURES.iterdir() if p.is_dir()))
-def test_gpu_info_accepts_every_recorded_assessment_shape(scenario):
-    """The recorded NVML fixtures use the assessment's field names; any shape must parse."""
+def test_gpu_info_accepts_every_fixture_assessment_shape(scenario):
+    """The NVML fixtures (synthetic) use the assessment's field names; any shape must parse."""
     nvml = json.loads((FIXTURES / scenario / "nvml.json").read_text())
     assessment = {
         "nvml": {

@@ -1,4 +1,4 @@
-"""Gap report: recorded hosts against workload profiles."""
+"""Gap report: synthetic fixture hosts against workload profiles."""
 
 import sys
 from pathlib import Path

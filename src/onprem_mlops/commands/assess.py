@@ -57,5 +57,5 @@ def register(subparsers: Any) -> None:
         help="size of the disk benchmark file in MiB (default 1024)",
     )
     parser.add_argument("--output", "-o", help="write to this file instead of standard output")
-    parser.add_argument("--root", default="/", help=argparse.SUPPRESS)  # recorded trees (tests)
+    parser.add_argument("--root", default="/", help=argparse.SUPPRESS)  # fixture host trees (tests)
     parser.set_defaults(func=_run)

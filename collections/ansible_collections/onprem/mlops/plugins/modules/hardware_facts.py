@@ -34,8 +34,8 @@ options:
   benchmarks:
     description:
       - Also run the micro-benchmarks (sequential disk write/read on O(data_path), memory copy
-        bandwidth, CPU matmul with NumPy, GPU bf16/fp16 matmul and memory bandwidth with
-        PyTorch). Those without their library are reported as skipped.
+        bandwidth, CPU matmul with NumPy, GPU bf16/fp16 matmul, memory and host-to-device
+        bandwidth with PyTorch). Those without their library are reported as skipped.
       - Takes up to a minute and loads the host; off by default.
     type: bool
     default: false

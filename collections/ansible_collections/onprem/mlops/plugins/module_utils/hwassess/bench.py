@@ -1,4 +1,4 @@
-"""Optional micro-benchmarks: disk, memory bandwidth, CPU matmul, GPU matmul and bandwidth.
+"""Optional micro-benchmarks: disk, memory bandwidth, CPU matmul, GPU matmul and bandwidths.
 
 Standard library only for disk and memory; NumPy (CPU matmul) and PyTorch (GPU) are used
 when importable and reported as skipped otherwise. Each benchmark catches its own errors.
@@ -108,37 +108,56 @@ def cpu_matmul(importer: Callable[[str], Any] = importlib.import_module) -> dict
     }
 
 
-def _cuda_time(torch: Any, fn: Callable[[], Any], repeat: int) -> float:
+# Host-to-device copy from pinned (page-locked) host memory: the PCIe (or NVLink-C2C) path
+# that feeds a GPU its batches. Reported as measured; gpu_models has no link peaks.
+H2D_MIB = 256
+
+
+def _cuda_time(torch: Any, device: Any, fn: Callable[[], Any], repeat: int) -> float:
+    """Seconds per call of ``fn`` on ``device``: synchronise that device, not the current one."""
     fn()
-    torch.cuda.synchronize()
+    torch.cuda.synchronize(device)
     start = time.perf_counter()
     for _ in range(repeat):
         fn()
-    torch.cuda.synchronize()
+    torch.cuda.synchronize(device)
     return (time.perf_counter() - start) / repeat
 
 
-def _gpu_one(torch: Any, index: int) -> dict[str, Any]:
+def host_to_device(torch: Any, device: Any, size_mib: int = H2D_MIB) -> float:
+    """Pinned host memory -> ``device`` copy bandwidth in GB/s (bytes copied once)."""
+    size = size_mib << 20
+    host = torch.empty(size, dtype=torch.uint8, pin_memory=True)
+    target = torch.empty(size, dtype=torch.uint8, device=device)
+    seconds = _cuda_time(torch, device, lambda h=host, t=target: t.copy_(h, non_blocking=True), 10)
+    del host, target
+    return round(size / seconds / 1e9, 1)
+
+
+def gpu_device(torch: Any, index: int) -> dict[str, Any]:
+    """Matmul, device memory and host-to-device figures of GPU ``index`` (CUDA numbering)."""
     device = torch.device("cuda", index)
     name = torch.cuda.get_device_name(index)
     model = gpu_models.by_name(name)
     result: dict[str, Any] = {"index": index, "name": name, "model": model.key if model else None}
-    n = 8192
-    for label, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
-        if label == "bf16" and not torch.cuda.is_bf16_supported():
-            continue
-        a = torch.randn(n, n, device=device, dtype=dtype)
-        b = torch.randn(n, n, device=device, dtype=dtype)
-        seconds = _cuda_time(torch, lambda a=a, b=b: a @ b, 20)
-        result[f"{label}_matmul_tflops"] = round(2 * n**3 / seconds / 1e12, 1)
-        del a, b
-    size = 1 << 30
-    src = torch.empty(size, dtype=torch.uint8, device=device)
-    dst = torch.empty_like(src)
-    seconds = _cuda_time(torch, lambda s=src, d=dst: d.copy_(s), 20)
-    result["memory_bandwidth_gbs"] = round(2 * size / seconds / 1e9, 1)
-    del src, dst
-    torch.cuda.empty_cache()
+    with torch.cuda.device(index):
+        n = 8192
+        for label, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
+            if label == "bf16" and not torch.cuda.is_bf16_supported():
+                continue
+            a = torch.randn(n, n, device=device, dtype=dtype)
+            b = torch.randn(n, n, device=device, dtype=dtype)
+            seconds = _cuda_time(torch, device, lambda a=a, b=b: a @ b, 20)
+            result[f"{label}_matmul_tflops"] = round(2 * n**3 / seconds / 1e12, 1)
+            del a, b
+        size = 1 << 30
+        src = torch.empty(size, dtype=torch.uint8, device=device)
+        dst = torch.empty_like(src)
+        seconds = _cuda_time(torch, device, lambda s=src, d=dst: d.copy_(s), 20)
+        result["memory_bandwidth_gbs"] = round(2 * size / seconds / 1e9, 1)
+        del src, dst
+        result["h2d_bandwidth_gbs"] = host_to_device(torch, device)
+        torch.cuda.empty_cache()
     result["datasheet"] = compare_with_datasheet(model, result)
     return result
 
@@ -170,7 +189,7 @@ def gpu(importer: Callable[[str], Any] = importlib.import_module) -> dict[str, A
         return _skipped("PyTorch sees no CUDA device")
     devices = []
     for index in range(torch.cuda.device_count()):
-        devices.append(_guard(lambda index=index: {"status": "ok", **_gpu_one(torch, index)}))
+        devices.append(_guard(lambda index=index: {"status": "ok", **gpu_device(torch, index)}))
     return {"status": "ok", "devices": devices}
 
 

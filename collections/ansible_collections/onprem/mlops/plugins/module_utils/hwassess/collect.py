@@ -12,7 +12,7 @@ from typing import Any
 from . import bench, cpu, disks, findings, findings_gpu, gpu_nvml, memory, network, pci, system
 from ._fs import DiskUsage, HostFS
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 DEFAULT_DATA_PATH = "/srv"
 
 
@@ -44,15 +44,17 @@ def assess(
     nvml_loader: Callable[[], Any] = gpu_nvml.import_pynvml,
     disk_usage: DiskUsage | None = None,
     bench_disk_mib: int = 1024,
+    host_fs: HostFS | None = None,
 ) -> dict[str, Any]:
     """Assess the host whose filesystem is at ``root`` and return the document.
 
     ``nvml_loader`` returns the ``pynvml`` module (tests pass a fake); ``disk_usage`` maps a
     mountpoint to (total, available) bytes (default: os.statvfs). Benchmarks only run when
-    ``root`` is the live system.
+    ``root`` is the live system. ``host_fs`` replaces ``root`` and ``disk_usage`` with a
+    prepared view (gpu-verify passes one that records what the probes read).
     """
     start = time.perf_counter()
-    fs = HostFS(root, disk_usage)
+    fs = host_fs or HostFS(root, disk_usage)
     errors: list[dict[str, str]] = []
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
