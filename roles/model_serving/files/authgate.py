@@ -1,0 +1,1 @@
+../../../src/onprem_mlops/serving/authgate.py
