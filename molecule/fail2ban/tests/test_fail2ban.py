@@ -6,6 +6,9 @@ import pytest
 from conftest import client_netns, remove_netns, tcp_probe
 
 HOST, ATTACKER, WEB_ATTACKER = "10.97.0.1", "10.97.0.2", "10.97.0.3"
+# fail2ban_connection_source of the scenario: where Ansible (and, behind NAT, every admin)
+# comes from.
+GATEWAY = "10.97.0.4"
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +37,8 @@ def test_configuration(host):
     status = host.check_output("fail2ban-client status")
     assert "sshd" in status and "onprem-mlops-nginx-auth" in status
     assert host.check_output("fail2ban-client get sshd maxretry") == "3"
-    assert "192.0.2.0/24" in host.check_output("fail2ban-client get sshd ignoreip")
+    ignored = host.check_output("fail2ban-client get sshd ignoreip")
+    assert "192.0.2.0/24" in ignored and GATEWAY in ignored
     assert host.service("fail2ban").is_enabled
 
 
@@ -78,4 +82,14 @@ def test_repeated_401s_get_the_source_banned(host, net):
     host.check_output("printf '%%s\\n' %s >> /var/log/nginx/access.log", lines)
     wait_until_banned(host, "onprem-mlops-nginx-auth", WEB_ATTACKER)
     assert "Match without a timestamp" not in host.file("/var/log/fail2ban.log").content_string
+    host.check_output(f"fail2ban-client set onprem-mlops-nginx-auth unbanip {WEB_ATTACKER}")
+
+
+def test_the_address_ansible_connects_from_is_never_banned(host, net):
+    """Behind NAT every admin arrives from one address: banning it locks everybody out."""
+    lines = "\n".join(log_line(a, 401) for _ in range(8) for a in (GATEWAY, WEB_ATTACKER))
+    host.check_output("printf '%%s\\n' %s >> /var/log/nginx/access.log", lines)
+    wait_until_banned(host, "onprem-mlops-nginx-auth", WEB_ATTACKER)
+    assert GATEWAY not in banned(host, "onprem-mlops-nginx-auth")
+    assert f"Ignore {GATEWAY} by ip" in host.file("/var/log/fail2ban.log").content_string
     host.check_output(f"fail2ban-client set onprem-mlops-nginx-auth unbanip {WEB_ATTACKER}")
