@@ -58,6 +58,17 @@ def test_effective_settings(host):
         assert settings[key] == value, key
 
 
+def test_banner_is_the_text_and_one_line_feed(host):
+    """Shown by ssh clients as it is: a stray backslash-n was once printed to every user."""
+    banner = host.file("/etc/ssh/sshd-banner")
+    assert banner.mode == 0o644
+    text = banner.content_string
+    assert text.startswith("Authorised access only. Activity on this system is logged")
+    assert text.endswith("prosecuted.\n") and text.count("\n") == 1
+    assert "\\n" not in text
+    assert sshd(host)["banner"] == "/etc/ssh/sshd-banner"
+
+
 def test_drop_in_cannot_reenable_passwords(host):
     host.run("echo 'PasswordAuthentication yes' > /etc/ssh/sshd_config.d/50-cloud-init.conf")
     try:
