@@ -71,6 +71,17 @@ up() {
   echo
   echo "== What happened =="
   grep -A3 '^PLAY RECAP' "$logfile" | sed 's/^/  /'
+  credentials="${HOME}/.onprem-mlops/credentials/onprem-mlops-demo"
+  ca=".cache/demo/onprem-mlops-demo-ca.crt"
+  echo "== MLflow from this machine =="
+  echo "  URL:             https://localhost:${HTTPS_PORT}/   (user admin)"
+  echo "  admin password:  $credentials/mlflow-admin.password (0600, generated)"
+  echo "  CA certificate:  $PWD/$ca (the platform's internal CA)"
+  echo "  check:           curl --cacert $ca -K <(printf 'user = \"admin:%s\"\\n' \"\$(cat $credentials/mlflow-admin.password)\") \\"
+  echo "                     https://localhost:${HTTPS_PORT}/api/2.0/mlflow/experiments/search?max_results=1"
+  echo "  Python client:   MLFLOW_TRACKING_URI=https://localhost:${HTTPS_PORT} MLFLOW_TRACKING_USERNAME=admin \\"
+  echo "                   MLFLOW_TRACKING_PASSWORD=\"\$(cat $credentials/mlflow-admin.password)\" REQUESTS_CA_BUNDLE=$ca python ..."
+  echo "  model serving:   https://localhost:${HTTPS_PORT}/serving/invocations (user model-serving, same directory)"
   echo "== Where to look =="
   echo "  full log:        $logfile"
   echo "  reports:         $REPORTS/"
