@@ -66,8 +66,8 @@ options:
           - Command that checks the new file before it replaces the old one; C(%s) stands for
             the temporary file's path, e.g. C(/usr/sbin/sshd -t -f %s). A non-zero exit fails
             the task and leaves the old file in place.
-          - As with M(ansible.builtin.template)'s C(validate), the path is filled in with
-            Python's C(%) operator: write C(%%) for a literal C(%).
+          - "As with M(ansible.builtin.template)'s C(validate), the path is filled in with
+            Python's C(%) operator; write C(%%) for a literal C(%)."
         type: str
 notes:
   - Supports check mode and diff mode. In check mode a file whose directory does not exist

@@ -40,7 +40,7 @@ EXAMPLES = r"""
 - name: Ask the venv what it lacks
   onprem.mlops.venv_requirements:
     venv: /opt/mlflow/venv
-    requirements: [mlflow[auth]==3.17.2, psycopg2-binary==2.9.11]
+    requirements: ["mlflow[auth]==3.17.2", "psycopg2-binary==2.9.11"]
   register: __mlflow_venv
 
 - name: Install what is missing
