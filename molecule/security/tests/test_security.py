@@ -66,7 +66,7 @@ def test_sslyze_finds_the_endpoint_compliant_with_mozilla_intermediate(tmp_path)
     assert sslyze, "sslyze is not installed (make venv: .venv-audit)"
     out = tmp_path / "sslyze.json"
     target = f"127.0.0.1:{published_port(443)}"
-    # The platform's internal CA, fetched to the control node by the reverse_proxy role.
+    # The platform's internal CA, fetched to the control node by prepare.yml.
     ca = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ca" / f"{CONTAINER}-ca.crt"
     run = subprocess.run(
         [sslyze, "--mozilla_config=intermediate", f"--certinfo_ca_file={ca}", f"--json_out={out}",
@@ -98,11 +98,11 @@ def measurements():
 
 
 def test_zz_lynis_hardening_index(measurements):
-    # Fresh image + openssh-server: 58; the reference hardening collection: 71.
+    # Fresh image + openssh-server: 60 (scripts/bench-security.sh); the reference collection: 71.
     assert measurements["lynis_hardening_index"] >= 85, measurements
 
 
 def test_zz_openscap_anssi_intermediary_pass_rate(measurements):
-    # Fresh image: 71 % (55 pass, 22 fail); goal: >= 90 % of the applicable rules.
+    # Fresh image: about 71 % (scripts/bench-security.sh); goal: >= 90 % of the applicable rules.
     assert measurements["oscap_pass_rate"] >= 90, measurements
     assert measurements["oscap_pass"] >= 60, measurements
