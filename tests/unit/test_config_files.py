@@ -137,3 +137,12 @@ def test_a_directory_in_the_way_is_an_error(tmp_path):
     (tmp_path / "conf").mkdir()
     with pytest.raises(IsADirectoryError):
         cf.apply(wanted(tmp_path / "conf"), False, False, never_called)
+
+
+def test_an_unknown_owner_is_a_change_in_check_mode_and_an_error_otherwise(tmp_path):
+    entries = wanted(tmp_path / "env", group="no-such-group-xyz")
+    outcome = cf.apply(entries, check_mode=True, want_diff=False, run_validate=never_called)
+    assert outcome.changed_files == [str(tmp_path / "env")]
+    assert not (tmp_path / "env").exists()
+    with pytest.raises(KeyError):
+        cf.apply(entries, check_mode=False, want_diff=False, run_validate=never_called)

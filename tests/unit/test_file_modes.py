@@ -179,3 +179,19 @@ def test_parse_rejects_unknown_states_and_the_root():
         "/x: state 'link' is not one of exists, directory, absent",
         "path '/' is not absolute (or is /)",
     ]
+
+
+def test_unknown_names_are_a_change_in_check_mode_and_an_error_otherwise(tmp_path):
+    """In check mode the group that an earlier task would create does not exist yet."""
+    existing, new = tmp_path / "existing", tmp_path / "new"
+    existing.mkdir()
+    wanted, _ = fm.parse(
+        [{"path": str(existing), "mode": "0750", "group": "no-such-group-xyz"},
+         {"path": str(new), "mode": "2770", "group": "no-such-group-xyz", "state": "directory"}]
+    )  # fmt: skip
+    changed, _ = fm.apply(wanted, check_mode=True)
+    assert changed[str(existing)]["after"].endswith(":no-such-group-xyz")
+    assert changed[str(new)] == {"before": "absent", "after": changed[str(new)]["after"]}
+    assert changed[str(new)]["after"].startswith("2770 ") and not new.exists()
+    with pytest.raises(KeyError):
+        fm.apply(wanted, check_mode=False)

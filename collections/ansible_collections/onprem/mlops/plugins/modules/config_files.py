@@ -196,10 +196,20 @@ def apply(
     want_diff: bool,
     run_validate: Callable[[str], tuple[int, str]],
 ) -> Outcome:
-    """Write each file that differs; run_validate(command) -> (rc, output)."""
+    """Write each file that differs; run_validate(command) -> (rc, output).
+
+    An owner or group that does not exist is an error, except in check mode, where an earlier
+    task of a real run would have created it: the file is then reported as a change.
+    """
     outcome = Outcome()
     for want in wanted:
-        uid, gid = pwd.getpwnam(want.owner).pw_uid, grp.getgrnam(want.group).gr_gid
+        try:
+            uid, gid = pwd.getpwnam(want.owner).pw_uid, grp.getgrnam(want.group).gr_gid
+        except KeyError:
+            if not check_mode:
+                raise
+            outcome.changed_files.append(want.dest)
+            continue
         path = Path(want.dest)
         try:
             st = path.lstat()

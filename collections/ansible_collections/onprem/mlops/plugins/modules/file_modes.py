@@ -159,11 +159,46 @@ def _group(gid: int) -> str:
         return str(gid)
 
 
-def ids(want: Wanted) -> tuple[int, int]:
-    """uid and gid to set (-1: leave as it is); KeyError for unknown names."""
-    uid = pwd.getpwnam(want.owner).pw_uid if want.owner else -1
-    gid = grp.getgrnam(want.group).gr_gid if want.group else -1
-    return uid, gid
+UNKNOWN = -2  # a name that does not exist (yet): only in check mode, see ids()
+
+
+def ids(want: Wanted, check_mode: bool = False) -> tuple[int, int]:
+    """uid and gid to set (-1: leave as it is); KeyError for unknown names.
+
+    In check mode an unknown name is UNKNOWN instead: the user or group is created by an
+    earlier task of a real run, so the path is reported as a change, not an error.
+    """
+    ids_: list[int] = []
+    for name, lookup in ((want.owner, pwd.getpwnam), (want.group, grp.getgrnam)):
+        if not name:
+            ids_.append(-1)
+            continue
+        try:
+            entry = lookup(name)
+        except KeyError:
+            if not check_mode:
+                raise
+            ids_.append(UNKNOWN)
+            continue
+        ids_.append(entry.pw_uid if lookup is pwd.getpwnam else entry.gr_gid)
+    return ids_[0], ids_[1]
+
+
+def _names(want: Wanted, uid: int, gid: int, st: os.stat_result | None) -> str:
+    """owner:group as they will be, the wanted names where they do not exist yet."""
+
+    def name(
+        wanted: str | None, wanted_id: int, current: int, to_name: Callable[[int], str]
+    ) -> str:
+        if wanted_id == UNKNOWN:
+            return str(wanted)
+        return to_name(wanted_id if wanted_id != -1 else current)
+
+    current_uid = st.st_uid if st is not None else os.getuid()
+    current_gid = st.st_gid if st is not None else os.getgid()
+    return (
+        f"{name(want.owner, uid, current_uid, _user)}:{name(want.group, gid, current_gid, _group)}"
+    )
 
 
 class WrongType(Exception):
@@ -224,10 +259,9 @@ def apply(
                 changed[want.path] = removed
             continue
         if want.state == "directory" and _create_directory(want, check_mode):
-            uid, gid = ids(want)
-            owner = _user(uid) if uid != -1 else _user(os.getuid())
-            group = _group(gid) if gid != -1 else _group(os.getgid())
-            changed[want.path] = {"before": ABSENT, "after": f"{want.mode:04o} {owner}:{group}"}
+            uid, gid = ids(want, check_mode)
+            after = f"{want.mode:04o} {_names(want, uid, gid, None)}"
+            changed[want.path] = {"before": ABSENT, "after": after}
             if not check_mode:
                 if uid != -1 or gid != -1:
                     chown(want.path, uid, gid)
@@ -241,14 +275,12 @@ def apply(
         if stat.S_ISLNK(st.st_mode):
             missing.append(want.path)
             continue
-        uid, gid = ids(want)
+        uid, gid = ids(want, check_mode)
         needs_owner = (uid != -1 and st.st_uid != uid) or (gid != -1 and st.st_gid != gid)
         needs_mode = stat.S_IMODE(st.st_mode) != want.mode
         if not (needs_owner or needs_mode):
             continue
-        new_uid = uid if uid != -1 else st.st_uid
-        new_gid = gid if gid != -1 else st.st_gid
-        after = f"{want.mode:04o} {_user(new_uid)}:{_group(new_gid)}"
+        after = f"{want.mode:04o} {_names(want, uid, gid, st)}"
         changed[want.path] = {"before": describe(st), "after": after}
         if check_mode:
             continue
