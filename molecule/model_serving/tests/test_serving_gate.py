@@ -8,6 +8,7 @@ import secrets
 import time
 
 import pytest
+from conftest import container_http
 from platform_api import API, MODEL, SERVING, admin, https
 
 API_V3 = API.replace("/api/2.0/", "/api/3.0/")
@@ -52,10 +53,16 @@ def seconds_until(host, user: dict[str, str], body: str, status: int) -> float:
     raise AssertionError(f"still not {status} after {LIMIT_S + 15} s")
 
 
+def gate_health(host) -> dict:
+    response = container_http(host, "GET", "http://127.0.0.1:5002/health")
+    assert response.status == 200, response.body
+    return response.json()
+
+
 def test_nginx_asks_the_gate_and_the_gate_caches(host, reader, example):
-    before = json.loads(host.check_output("curl -s http://127.0.0.1:5002/health"))
+    before = gate_health(host)
     assert [predict(host, reader, example) for _ in range(5)] == [200] * 5
-    after = json.loads(host.check_output("curl -s http://127.0.0.1:5002/health"))
+    after = gate_health(host)
     assert after["upstream_calls"] - before["upstream_calls"] == 1
     assert after["hits"] - before["hits"] >= 4
 
