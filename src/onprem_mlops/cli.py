@@ -18,6 +18,7 @@ from onprem_mlops import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "onprem_mlops.commands.phases",
     "onprem_mlops.commands.assess",
+    "onprem_mlops.commands.fleet_report",
     "onprem_mlops.commands.plan",
     "onprem_mlops.commands.vault",
     "onprem_mlops.commands.smoke_train",
