@@ -106,9 +106,9 @@ def test_check_mode_with_a_new_directory_and_backups_disabled(host, runs):
         r"TASK \[data_storage : Stop and disable the backup timer\] \*+ changed:", run.output
     ), run.output[-3000:]
     # file_modes' diff names each path: the units and the script go, the directory comes.
-    assert re.search(
-        r"\+/etc/systemd/system/onprem-mlops-backup\.timer: absent", run.output
-    ), run.output[-3000:]
+    assert re.search(r"\+/etc/systemd/system/onprem-mlops-backup\.timer: absent", run.output), (
+        run.output[-3000:]
+    )
     assert re.search(r"\+/srv/mlops/models: 2770 root:mlops-data", run.output), run.output[-3000:]
     # Check mode: the timer still runs and the directory does not exist.
     assert host.service("onprem-mlops-backup.timer").is_running
