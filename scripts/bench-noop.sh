@@ -126,16 +126,19 @@ print(f"\nMedian no-op: base {base:.1f} s, head {head:.1f} s ({base / head:.1f}x
 PY
 rm -f "$WORK/walls" "$WORK/last"
 
-log "profiled no-op run of head"
-run "$HEAD_TREE" onprem-mlops-bench-head "$WORK/profile-head.log" \
-  ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=20 \
-  >"$WORK/last"
-{
-  echo
-  echo "Slowest tasks of head's no-op run (profile_tasks, one extra run):"
-  echo
-  echo '```'
-  sed -n '/^TASKS RECAP/,/^$/p' "$WORK/profile-head.log" | sed -n '3,22p'
-  echo '```'
-} >>"$results"
+for tree in base head; do
+  dir=$([ "$tree" = base ] && echo "$BASE_TREE" || echo "$HEAD_TREE")
+  log "profiled no-op run of $tree"
+  run "$dir" "onprem-mlops-bench-$tree" "$WORK/profile-$tree.log" \
+    ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=20 \
+    >"$WORK/last"
+  {
+    echo
+    echo "The 20 slowest tasks of $tree's no-op run (profile_tasks, one extra run):"
+    echo
+    echo '```'
+    sed -n '/^TASKS RECAP/,/^$/p' "$WORK/profile-$tree.log" | sed -n '4,23p'
+    echo '```'
+  } >>"$results"
+done
 cat "$results"
