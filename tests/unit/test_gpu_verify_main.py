@@ -6,7 +6,6 @@ import math
 import sys
 import threading
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -18,7 +17,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hwassess"
 sys.path.insert(0, str(FIXTURES))
 import fake_torch  # noqa: E402
 from fake_nvml import scenario  # noqa: E402
-from fake_torch import FakeGpu, FakeTorch  # noqa: E402
+from fake_torch import FakeGpu, FakeTorch, smoke_result  # noqa: E402
 
 TOP_LEVEL = [
     "tool",
@@ -34,27 +33,6 @@ TOP_LEVEL = [
     "exporter",
 ]
 HOSTNAME = (FIXTURES / "healthy-h100" / "root/proc/sys/kernel/hostname").read_text().strip()
-
-
-class _Result(SimpleNamespace):
-    @property
-    def bar_met(self):
-        return self.metric >= self.bar
-
-
-def smoke_result(metric=0.9476):
-    return _Result(
-        template="predictive-maintenance",
-        metric_name="roc_auc",
-        metric=metric,
-        bar=0.9,
-        timings={"data": 0.3, "train": 2.0},
-        metrics={"epochs": 18.0},
-        history=[],
-        stop_reason="no improvement",
-        precision="bf16-mixed",
-        device="NVIDIA H100 PCIe",
-    )
 
 
 def bench_result(torch, index):

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "hwassess"
 sys.path.insert(0, str(FIXTURES))
 from fake_nvml import scenario  # noqa: E402
-from fake_torch import FakeGpu, FakeTorch  # noqa: E402
+from fake_torch import FakeGpu, FakeTorch, smoke_result  # noqa: E402
 
 
 def healthy():
@@ -248,27 +248,10 @@ def test_benchmarks_section_without_devices_is_an_error():
 # --- smoke and exporter ---------------------------------------------------------------------
 
 
-class _Result(SimpleNamespace):
-    @property
-    def bar_met(self):
-        return self.metric >= self.bar
-
-
 def _fake_run(metric, seen):
     def run(job):
         seen.append(job)
-        return _Result(
-            template="predictive-maintenance",
-            metric_name="roc_auc",
-            metric=metric,
-            bar=0.9,
-            timings={"data": 0.31, "train": 2.04},
-            metrics={"epochs": 18.0},
-            history=[{}] * 18,
-            stop_reason="no improvement",
-            precision="bf16-mixed",
-            device="NVIDIA H100 PCIe",
-        )
+        return smoke_result(metric)
 
     return run
 
