@@ -1,0 +1,94 @@
+"""`onprem-mlops rollout` on bad input: a clear error, nothing run, the journal untouched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from onprem_mlops.cli import main
+from onprem_mlops.commands.rollout import journal_name
+from onprem_mlops.rollout.journal import Journal
+
+INVENTORY = """---
+all:
+  children:
+    mlops_servers:
+      hosts:
+        srv01: {ansible_connection: local}
+    ci_runners:
+      hosts:
+        ci01: {ansible_connection: local}
+"""
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    (tmp_path / "inv").mkdir()
+    (tmp_path / "inv" / "hosts.yml").write_text(INVENTORY)
+    return tmp_path
+
+
+def rollout(site: Path, *args: str) -> int:
+    return main(["rollout", *args, "-i", str(site / "inv" / "hosts.yml"),
+                 "--reports-dir", str(site / "reports")])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "bogus"], "unknown phase 'bogus': one of base, assess, plan, software"),
+        (["run", "enablement"], "phase enablement has no playbook yet"),
+        (
+            ["run", "base", "--limit", "nosuchhost"],
+            "--limit nosuchhost: nosuchhost matches no host",
+        ),
+        (["run", "data", "--limit", "ci01"], "--limit ci01 leaves no host that phase data targets"),
+    ],
+)
+def test_bad_input_is_refused_before_anything_runs(site, capsys, args, message):
+    assert rollout(site, *args) == 2
+    assert message in capsys.readouterr().err
+    assert not (site / "reports").exists()  # no journal, no lock, no runner directory
+
+
+def test_a_missing_inventory_is_named(tmp_path, capsys):
+    code = main(["rollout", "status", "-i", str(tmp_path / "nope.yml"),
+                 "--reports-dir", str(tmp_path)])  # fmt: skip
+    assert code == 2
+    assert "nope.yml does not exist (-i/--inventory)" in capsys.readouterr().err
+
+
+def test_a_phase_whose_groups_the_inventory_lacks_is_refused(tmp_path, capsys):
+    (tmp_path / "hosts.yml").write_text("all:\n  children:\n    ci_runners:\n      hosts:\n"
+                                        "        ci01: {}\n")  # fmt: skip
+    code = main(["rollout", "run", "data", "-i", str(tmp_path / "hosts.yml"),
+                 "--reports-dir", str(tmp_path / "reports")])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "no host of" in err and "in a group that phase data targets (mlops_servers)" in err
+
+
+def test_a_run_while_another_holds_the_lock_is_refused(site, capsys):
+    journal = Journal(site / "reports" / "journal", "inv-hosts")
+    with journal.lock("pid 42, bob@ctl, since today, phase base"):
+        assert rollout(site, "run", "base") == 3
+    err = capsys.readouterr().err
+    assert "another rollout run on this inventory is in progress (pid 42, bob@ctl" in err
+    assert not journal.path.exists()
+
+
+def test_status_lists_phases_and_hosts_and_says_what_is_next(site, capsys):
+    assert rollout(site, "status") == 0
+    out = capsys.readouterr().out
+    assert "srv01" in out and "ci01" in out
+    lines = {line.split()[1]: line for line in out.splitlines() if line[:6].strip()[:1].isdigit()}
+    assert "pending" in lines["base"] and "planned" in lines["enablement"]
+    assert lines["data"].split()[2:] == ["pending", "-"]  # ci01 is not a data host
+    assert "Next: onprem-mlops rollout run base" in out
+
+
+def test_journal_names_follow_the_inventory(tmp_path):
+    assert journal_name(Path("/x/inventories/mysite/hosts.yml")) == "mysite-hosts"
+    (tmp_path / "acme prod").mkdir()
+    assert journal_name(tmp_path / "acme prod") == "acme-prod"
