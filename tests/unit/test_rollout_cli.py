@@ -92,3 +92,33 @@ def test_journal_names_follow_the_inventory(tmp_path):
     assert journal_name(Path("/x/inventories/mysite/hosts.yml")) == "mysite-hosts"
     (tmp_path / "acme prod").mkdir()
     assert journal_name(tmp_path / "acme prod") == "acme-prod"
+
+
+TRIVIAL = """---
+- name: "Day 0: a stand-in for the baseline"
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Say hello
+      ansible.builtin.debug:
+        msg: hello
+"""
+
+
+def test_a_real_run_through_ansible_runner_is_journaled(site, tmp_path, capsys):
+    """The whole run path on this machine (connection local), with a stand-in playbook."""
+    playbooks = tmp_path / "pb"
+    playbooks.mkdir()
+    (playbooks / "phase0_base.yml").write_text(TRIVIAL)
+    code = main(["rollout", "run", "base", "--plain", "--limit", "srv01",
+                 "-i", str(site / "inv" / "hosts.yml"), "--reports-dir", str(site / "reports"),
+                 "--playbooks", str(playbooks)])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "base: Say hello" in out and "srv01" in out
+    start, result = Journal(site / "reports" / "journal", "inv-hosts").read()[0]
+    assert start["hosts"] == ["srv01"] and result["result"] == "done"
+    assert result["recap"]["ok"] == 1 and result["reboot_required"] in (True, False)
+    # Nothing ansible-runner was given (passwords included) stays behind in env/.
+    assert not (site / "reports" / "runner" / "inv-hosts" / "env").exists()
+    assert (Path(result["artifacts"]) / "rc").read_text().strip() == "0"

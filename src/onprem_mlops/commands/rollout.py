@@ -396,6 +396,18 @@ def register(subparsers: Any) -> None:
         help="an extra variable (repeatable)",
     )
     run.add_argument(
+        "-K",
+        "--ask-become-pass",
+        action="store_true",
+        help="ask for the become (sudo) password, as ansible-playbook -K",
+    )
+    run.add_argument(
+        "-J",
+        "--ask-vault-pass",
+        action="store_true",
+        help="ask for the vault password, as ansible-playbook -J",
+    )
+    run.add_argument(
         "--keep-artifacts",
         type=int,
         default=20,
