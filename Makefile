@@ -17,7 +17,7 @@ export NO_COLOR ?= 1
 # Molecule scenarios to run (default: all); e.g. make test-molecule SCENARIOS=base
 SCENARIOS ?=
 
-.PHONY: help venv docker image demo demo-destroy security-audit test test-molecule lint lock clean
+.PHONY: help venv docker image browser demo demo-destroy security-audit test test-molecule lint lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ docker: ## install docker.io and debootstrap if missing, start dockerd if none r
 image: docker ## build the local Debian 12 systemd test image (only when its inputs changed)
 	scripts/build-test-image.sh
 
+browser: docker ## install Debian's chromium for the report test if missing
+	scripts/ensure-chromium.sh
+
 demo: venv image ## converge the rollout phases that exist so far on the local demo container
 	scripts/demo.sh up
 
@@ -53,11 +56,12 @@ security-audit: venv ## Lynis and OpenSCAP on the demo container (after make dem
 demo-destroy: ## remove the demo container
 	scripts/demo.sh destroy
 
-# The virtual environments and the test image do not need each other: on a fresh machine they
-# are prepared side by side. pytest then runs two units of work at a time (tests/conftest.py:
+# The virtual environments, the test image and the browser (the report test renders its HTML
+# page with headless chromium) do not need each other: on a fresh machine they are prepared
+# side by side. pytest then runs two units of work at a time (tests/conftest.py:
 # each Molecule scenario, the wheelhouse chain, each other test file), longest first.
 test: ## every check: unit tests, lint, syntax, all Molecule scenarios (two at a time)
-	$(MAKE) --no-print-directory -j3 -Otarget venv image
+	$(MAKE) --no-print-directory -j4 -Otarget venv image browser
 	$(BIN)/pytest -n 2 --dist loadscope --no-loadscope-reorder --durations=15
 
 test-molecule: venv image ## only the Molecule scenarios (SCENARIOS="base assess" to pick)
