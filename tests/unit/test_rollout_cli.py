@@ -102,6 +102,14 @@ TRIVIAL = """---
     - name: Say hello
       ansible.builtin.debug:
         msg: hello
+
+- name: The control node's part (phase 7's acceptance runs like this)
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Work on the control node
+      ansible.builtin.debug:
+        msg: here
 """
 
 
@@ -116,6 +124,7 @@ def test_a_real_run_through_ansible_runner_is_journaled(site, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "base: Say hello" in out and "srv01" in out
+    assert "base: Work on the control node" in out  # --limit does not leave localhost out
     start, result = Journal(site / "reports" / "journal", "inv-hosts").read()[0]
     assert start["hosts"] == ["srv01"] and result["result"] == "done"
     assert result["recap"]["ok"] == 1 and result["reboot_required"] in (True, False)

@@ -66,7 +66,7 @@ class Context:
     def table(self, *, running: bool) -> StatusTable:
         entries, problems = self.journal.read()
         table = build_table(
-            str(self.inventory),
+            display(self.inventory),
             self.hosts,
             entries,
             self.fingerprints(),
@@ -76,6 +76,14 @@ class Context:
         )
         table.targets = self.targets
         return table
+
+
+def display(path: Path) -> str:
+    """A path as the admin typed it: relative to the current directory when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def journal_name(inventory: Path) -> str:

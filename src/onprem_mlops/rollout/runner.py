@@ -31,7 +31,7 @@ class Progress:
     terminal, a line per task otherwise (``plain``)."""
 
     phase: str
-    out: TextIO = sys.stdout
+    out: TextIO | None = None  # None: sys.stdout as it is when a line is printed
     plain: bool = True
     started: float = field(default_factory=time.monotonic)
     task: str = ""
@@ -47,16 +47,20 @@ class Progress:
         seconds = int(time.monotonic() - self.started)
         return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
+    @property
+    def stream(self) -> TextIO:
+        return self.out or sys.stdout
+
     def _line(self, text: str) -> None:
         if self.plain:
-            print(text, file=self.out, flush=True)
+            print(text, file=self.stream, flush=True)
         else:
-            print(f"\r\033[K{text}", file=self.out, end="", flush=True)
+            print(f"\r\033[K{text}", file=self.stream, end="", flush=True)
 
     def _above(self, text: str) -> None:
         """A line that stays (a failure), above the status line on a terminal."""
         prefix = "" if self.plain else "\r\033[K"
-        print(f"{prefix}{text}", file=self.out, flush=True)
+        print(f"{prefix}{text}", file=self.stream, flush=True)
 
     def status_line(self) -> str:
         if self.stats:
@@ -101,7 +105,7 @@ class Progress:
 
     def finish(self) -> None:
         if not self.plain:
-            print(file=self.out, flush=True)
+            print(file=self.stream, flush=True)
 
 
 class Interrupt:
@@ -171,7 +175,9 @@ def run_playbook(
             playbook=str(playbook),
             inventory=str(inventory),
             ident=ident,
-            limit=",".join(limit),
+            # The phases' plays on the control node (the wheelhouse build, the acceptance)
+            # target localhost, which a limit to the hosts alone would leave out.
+            limit=",".join([*limit, "localhost"]),
             extravars=extravars,
             cmdline=shlex.join(cmdline + (["--check"] if check else [])) or None,
             passwords=passwords or {},
