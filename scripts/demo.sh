@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: a local Debian 12 systemd container stands in for a GPU server, and the rollout
 # playbooks that exist so far run against it from this machine.
-#   scripts/demo.sh up        create/start the container and converge playbooks/site.yml
+#   scripts/demo.sh up        create/start the container and run every phase with
+#                             onprem-mlops rollout (journal, gates, report)
 #   scripts/demo.sh destroy   remove the container
 # Ports are published on 127.0.0.1 only.
 set -euo pipefail
@@ -56,21 +57,33 @@ demo_admin() {
     id demo-admin >/dev/null 2>&1 || useradd -m -s /bin/bash -G mlops-admins demo-admin'
 }
 
+# The phases that have a playbook, in the order of the plan (onprem-mlops phases).
+PHASES="base assess plan software data models security"
+
+# onprem-mlops from the virtual environment (make demo puts it first on PATH).
+rollout() {
+  onprem-mlops rollout "$@" -i inventories/local/hosts.yml --reports-dir "$REPORTS"
+}
+
 up() {
   start_container
   wait_for_systemd
   demo_admin
   mkdir -p "$REPORTS"
   logfile="$REPORTS/demo-$(date +%Y%m%d-%H%M%S).log"
-  log "running playbooks/site.yml against $CONTAINER (log: $logfile)"
-  set +e
-  ansible-playbook -i inventories/local/hosts.yml playbooks/site.yml \
-    -e "onprem_reports_dir=$REPORTS" 2>&1 | tee "$logfile"
-  rc=${PIPESTATUS[0]}
-  set -e
+  rc=0
+  for phase in $PHASES; do
+    log "onprem-mlops rollout run $phase against $CONTAINER (log: $logfile)"
+    set +e
+    rollout run "$phase" --plain 2>&1 | tee -a "$logfile"
+    rc=${PIPESTATUS[0]}
+    set -e
+    [ "$rc" -eq 0 ] || { log "phase $phase did not pass (exit $rc): stopping here"; break; }
+  done
   echo
-  echo "== What happened =="
-  grep -A3 '^PLAY RECAP' "$logfile" | sed 's/^/  /'
+  echo "== What happened (onprem-mlops rollout status) =="
+  rollout status | sed 's/^/  /'
+  for lang in de en; do rollout report --lang "$lang" | sed 's/^/  report: /'; done
   credentials="${HOME}/.onprem-mlops/credentials/onprem-mlops-demo"
   ca=".cache/demo/onprem-mlops-demo-ca.crt"
   echo "== MLflow from this machine =="
@@ -83,7 +96,7 @@ up() {
   echo "                   MLFLOW_TRACKING_PASSWORD=\"\$(cat $credentials/mlflow-admin.password)\" REQUESTS_CA_BUNDLE=$ca python ..."
   echo "  model serving:   https://localhost:${HTTPS_PORT}/serving/invocations (user model-serving, same directory)"
   echo "== Where to look =="
-  echo "  full log:        $logfile"
+  echo "  full log:        $logfile (journal: $REPORTS/journal/, ansible-runner: $REPORTS/runner/)"
   echo "  reports:         $REPORTS/"
   echo "  shell on target: docker exec -it $CONTAINER bash"
   echo "  published ports: 127.0.0.1:${HTTPS_PORT} -> 443, 127.0.0.1:${SSH_PORT} -> 22"

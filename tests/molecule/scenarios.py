@@ -55,8 +55,8 @@ PLATFORM_WAIT_S = 45 * 60
 # A scenario not listed starts after these; a stale order costs minutes, never a result.
 LONGEST_FIRST = [
     "reverse_proxy", "base", "data_storage", "nvidia_driver", "os_hardening", "security",
-    "postgresql", "container_runtime", "ssh_hardening", "firewall", "cuda_toolkit", "fail2ban",
-    "assess",
+    "postgresql", "container_runtime", "ssh_hardening", "firewall", "rollout", "cuda_toolkit",
+    "fail2ban", "assess",
 ]  # fmt: skip
 
 
