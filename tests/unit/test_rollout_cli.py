@@ -131,3 +131,19 @@ def test_a_real_run_through_ansible_runner_is_journaled(site, tmp_path, capsys):
     # Nothing ansible-runner was given (passwords included) stays behind in env/.
     assert not (site / "reports" / "runner" / "inv-hosts" / "env").exists()
     assert (Path(result["artifacts"]) / "rc").read_text().strip() == "0"
+
+
+def test_artifacts_of_the_last_n_runs_are_kept(site, tmp_path, capsys):
+    playbooks = tmp_path / "pb"
+    playbooks.mkdir()
+    (playbooks / "phase0_base.yml").write_text(TRIVIAL)
+    for _ in range(3):
+        code = main(["rollout", "run", "base", "--plain", "--keep-artifacts", "2",
+                     "-i", str(site / "inv" / "hosts.yml"), "--reports-dir", str(site / "reports"),
+                     "--playbooks", str(playbooks)])  # fmt: skip
+        assert code == 0, capsys.readouterr().out
+    artifacts = site / "reports" / "runner" / "inv-hosts" / "artifacts"
+    runs = [e["run"] for e in Journal(site / "reports" / "journal", "inv-hosts").read()[0]
+            if e["event"] == "start"]  # fmt: skip
+    assert len(runs) == 3
+    assert sorted(p.name for p in artifacts.iterdir()) == sorted(runs[1:])

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -230,7 +231,7 @@ def run_phase(args: argparse.Namespace, ctx: Context, phase: Phase, hosts: list[
     if not run_hosts:
         return 1
     cmdline, passwords = ansible_options(args)
-    ident = f"{phase.key}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    ident = f"{phase.key}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     private = ctx.reports / "runner" / ctx.journal.name
     private.mkdir(parents=True, exist_ok=True, mode=0o700)
     common = {
