@@ -147,6 +147,9 @@ def test_assess_and_plan_gate_on_fresh_parseable_files(tmp_path):
     (tmp_path / "plan" / "capacity-plan.json").write_text(json.dumps(plan))
     verdict = judge("plan", ["srv"], run, tmp_path)["srv"]
     assert verdict == ("done", "capacity plan: fail (see plan/capacity-plan.md)")
+    gpu_run = outcome(stats={"ok": {"gpu": 1}})
+    assert judge("plan", ["gpu"], gpu_run, tmp_path)["gpu"] == (
+        "failed", f"{tmp_path / 'plan' / 'capacity-plan.json'} does not name gpu")  # fmt: skip
     old = outcome(started=time.time() + 60)  # files older than the run do not count
     assert judge("plan", ["srv"], old, tmp_path)["srv"][0] == "failed"
 

@@ -53,39 +53,41 @@ def _load_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _read_fresh(
+    path: Path, outcome: RunOutcome, what: str, parse: Callable[[Path], Any]
+) -> tuple[Any, str]:
+    """The parsed file and "" when this run wrote it and it parses; else None and why."""
+    if not _fresh(path, outcome):
+        return None, f"no {what} written by this run: {path}"
+    try:
+        return parse(path), ""
+    except (OSError, ValueError, ET.ParseError) as error:
+        return None, f"{path} does not parse: {error}"
+
+
 def assess_gate(host: str, reports: Path, outcome: RunOutcome) -> str:
     path = reports / "assessment" / f"{host}.json"
-    if not _fresh(path, outcome):
-        return f"no assessment written by this run: {path}"
-    try:
-        document = _load_json(path)
-    except (OSError, ValueError) as error:
-        return f"{path} does not parse: {error}"
-    if not isinstance(document, dict) or "findings" not in document:
-        return f"{path} is not an assessment document"
-    return ""
+    document, problem = _read_fresh(path, outcome, "assessment", _load_json)
+    if problem or (isinstance(document, dict) and "findings" in document):
+        return problem
+    return f"{path} is not an assessment document"
 
 
 def plan_gate(host: str, reports: Path, outcome: RunOutcome) -> str:
     path = reports / "plan" / "capacity-plan.json"
-    if not _fresh(path, outcome):
-        return f"no capacity plan written by this run: {path}"
-    try:
-        plan = _load_json(path)
-        plan["hosts"][host]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        return f"{path} does not parse or lacks {host}: {error}"
-    return ""
+    plan, problem = _read_fresh(path, outcome, "capacity plan", _load_json)
+    if problem:
+        return problem
+    hosts = plan.get("hosts") if isinstance(plan, dict) else None
+    return "" if isinstance(hosts, dict) and host in hosts else f"{path} does not name {host}"
 
 
 def security_gate(host: str, reports: Path, outcome: RunOutcome) -> str:
     path = reports / "security" / "acceptance.xml"
-    if not _fresh(path, outcome):
-        return f"no acceptance result written by this run: {path}"
-    try:
-        root = ET.parse(path).getroot()
-    except (OSError, ET.ParseError) as error:
-        return f"{path} does not parse: {error}"
+    tree, problem = _read_fresh(path, outcome, "acceptance result", ET.parse)
+    if problem:
+        return problem
+    root = tree.getroot()
     suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
     failed = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
     return f"acceptance: {failed} test(s) failed, see {path}" if failed else ""
