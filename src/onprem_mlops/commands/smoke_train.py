@@ -3,6 +3,10 @@
 Exit status: 0 the quality bar is met (whether or not the champion alias moved), 1 the bar is
 missed (the run is still logged, no version is registered), 2 bad input, missing ML extras or an
 MLflow/connection error, with a message saying what to fix.
+
+``--distributed``: one process per Slurm task (``srun``) or per RANK/WORLD_SIZE; they train
+one model with torch.distributed and only rank 0 talks to MLflow. Every rank exits with rank 0's
+status, so ``srun`` reports the job's real outcome.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ def _check_args(args: argparse.Namespace) -> str | None:
         return f"--threads must be at least 1, got {args.threads}"
     if args.max_seconds <= 0:
         return f"--max-seconds must be positive, got {args.max_seconds}"
+    if args.distributed and args.template != "predictive-maintenance":
+        return "--distributed trains the predictive-maintenance template only"
     if parsed.scheme == "http" and parsed.hostname not in LOOPBACK:
         print(
             "onprem-mlops smoke-train: warning: http:// sends credentials in clear text; "
@@ -56,7 +62,7 @@ def _check_args(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _train(args: argparse.Namespace) -> Any:
+def _train(args: argparse.Namespace, group: Any = None) -> Any:
     if args.template == "stock-forecasting":
         from onprem_mlops.smoke import stock_forecasting
 
@@ -78,7 +84,8 @@ def _train(args: argparse.Namespace) -> Any:
             max_seconds=args.max_seconds,
             device=args.device,
             threads=args.threads,
-        )
+        ),
+        group,
     )
 
 
@@ -108,6 +115,65 @@ def _summary(result: Any, published: Any, args: argparse.Namespace, log_s: float
         print(f"  champion:   unchanged: {before_text} is at least as good")
 
 
+def _publish(args: argparse.Namespace, result: Any) -> int:
+    """Log ``result`` (rank 0 or a single process); the exit status."""
+    from onprem_mlops.smoke import tracking
+
+    try:
+        started = time.perf_counter()
+        published = tracking.publish(result, args.tracking_uri, args.experiment, args.model_name)
+    except tracking.TrackingError as exc:
+        return _fail(str(exc))
+    _summary(result, published, args, time.perf_counter() - started)
+    return 0 if result.bar_met else EXIT_BAR_MISSED
+
+
+def _run_distributed(args: argparse.Namespace) -> int:
+    """Every rank: join, check MLflow on rank 0, train together, publish on rank 0."""
+    from onprem_mlops.smoke import distributed, tracking
+    from onprem_mlops.smoke.deps import require
+
+    try:
+        rendezvous = distributed.from_environment()
+    except distributed.RendezvousError as exc:
+        return _fail(str(exc))
+    torch = require("torch")
+    cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_device(rendezvous.local_rank % torch.cuda.device_count())
+    group = distributed.Group(rendezvous, distributed.default_backend("cuda" if cuda else "cpu"))
+    rank = f"rank {rendezvous.rank}/{rendezvous.world_size}"
+    print(f"{rank}: joining {rendezvous.init_method} ({group.backend})", file=sys.stderr)
+    try:
+        group.join()
+    except (RuntimeError, ValueError) as exc:
+        return _fail(f"{rank}: cannot join the process group at {rendezvous.init_method}: {exc}")
+    finished = False
+    try:
+        problem = ""
+        if group.rank == 0:
+            try:
+                tracking.check_connection(args.tracking_uri, args.experiment)
+            except tracking.TrackingError as exc:
+                problem = str(exc)
+        # Rank 0 tells the others whether to go on, so none waits in training for ever.
+        if group.broadcast(0.0 if problem else 1.0) < 1.0:
+            finished = True
+            return _fail(problem or f"{rank}: rank 0 cannot use MLflow (see its message)")
+        print(f"{rank}: training {args.template} (seed {args.seed}) ...", file=sys.stderr)
+        try:
+            result = _train(args, group)
+        except ValueError as exc:
+            return _fail(str(exc))
+        status = _publish(args, result) if group.rank == 0 else 0
+        status = int(group.broadcast(float(status)))
+        finished = True
+        return status
+    finally:
+        # After an exception the peers are inside another collective: leave without waiting.
+        group.leave(wait=finished)
+
+
 def _run(args: argparse.Namespace) -> int:
     problem = _check_args(args)
     if problem:
@@ -125,18 +191,17 @@ def _run(args: argparse.Namespace) -> int:
     # MLflow retries a failing request 7 times with exponential back-off (minutes); a smoke
     # test should say quickly that the server is unreachable. An explicit setting wins.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    if args.distributed:
+        return _run_distributed(args)
     try:
         tracking.check_connection(args.tracking_uri, args.experiment)
         print(f"training {args.template} (seed {args.seed}) ...", file=sys.stderr, flush=True)
         result = _train(args)
-        started = time.perf_counter()
-        published = tracking.publish(result, args.tracking_uri, args.experiment, args.model_name)
     except tracking.TrackingError as exc:
         return _fail(str(exc))
     except ValueError as exc:  # e.g. --device cuda without a GPU
         return _fail(str(exc))
-    _summary(result, published, args, time.perf_counter() - started)
-    return 0 if result.bar_met else EXIT_BAR_MISSED
+    return _publish(args, result)
 
 
 def register(subparsers: Any) -> None:
@@ -192,5 +257,12 @@ def register(subparsers: Any) -> None:
         type=int,
         metavar="N",
         help="CPU threads for training (default 1: the models are tiny, see docs/benchmarks.md)",
+    )
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="one process per srun task (or RANK/WORLD_SIZE/MASTER_ADDR): train together with "
+        "torch.distributed (NCCL on GPUs, gloo on CPUs); rank 0 logs one MLflow run "
+        "(predictive-maintenance only; docs/slurm.md)",
     )
     parser.set_defaults(func=_run)

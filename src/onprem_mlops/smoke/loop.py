@@ -6,10 +6,37 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from onprem_mlops.smoke.deps import require
 from onprem_mlops.smoke.runtime import Runtime
+
+
+class Peers(Protocol):
+    """The processes that train one model together (smoke.distributed.Group), or just this one."""
+
+    @property
+    def rank(self) -> int: ...
+
+    @property
+    def size(self) -> int: ...
+
+    def broadcast(self, value: float, src: int = 0) -> float: ...
+
+    def any(self, flag: bool) -> bool: ...
+
+
+class Alone:
+    """A single process: every rank's view is this process's."""
+
+    rank = 0
+    size = 1
+
+    def broadcast(self, value: float, src: int = 0) -> float:
+        return value
+
+    def any(self, flag: bool) -> bool:
+        return flag
 
 
 @dataclass(frozen=True)
@@ -62,15 +89,25 @@ def fit(
     runtime: Runtime,
     greater_is_better: bool,
     deadline: float,
+    peers: Peers | None = None,
 ) -> FitOutcome:
     """Train ``model`` on ``train`` (tensors on the device) and keep its best validation state.
 
     ``score(model)`` evaluates on the validation set. Training stops after ``config.epochs``,
     after ``config.patience`` epochs without improvement, or when another epoch would end after
     ``deadline`` (a ``time.perf_counter()`` value).
+
+    With ``peers`` (data-parallel training, ``model`` wrapped in DistributedDataParallel), every
+    rank draws the same permutation, takes its own equal share of it and uses
+    ``batch_size / peers.size`` rows per step, so a step sees the same global batch as on one
+    process. Rank 0's validation score and any rank's time-budget stop count for all, so every
+    rank runs the same number of epochs and keeps the same best state.
     """
     torch = require("torch")
     x, y = train
+    peers = peers or Alone()
+    share = len(x) // peers.size
+    step = max(config.batch_size // peers.size, 1)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
@@ -82,10 +119,11 @@ def fit(
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
         model.train()
-        order = torch.randperm(len(x), generator=generator).to(x.device)
+        order = torch.randperm(len(x), generator=generator)
+        order = order[peers.rank * share : (peers.rank + 1) * share].to(x.device)
         total = 0.0
-        for begin in range(0, len(x), config.batch_size):
-            batch = order[begin : begin + config.batch_size]
+        for begin in range(0, share, step):
+            batch = order[begin : begin + step]
             optimizer.zero_grad(set_to_none=True)
             with runtime.autocast():
                 loss = loss_fn(model(x[batch]).squeeze(-1).float(), y[batch])
@@ -93,8 +131,8 @@ def fit(
             scaler.step(optimizer)
             scaler.update()
             total += float(loss.detach()) * len(batch)
-        value = score(model)
-        outcome.history.append({"train_loss": total / len(x), "valid_score": value})
+        value = peers.broadcast(score(model))
+        outcome.history.append({"train_loss": total / share, "valid_score": value})
         if best_state is None or sign * value > sign * outcome.best_score:
             outcome.best_score, outcome.best_epoch = value, epoch
             best_state = copy.deepcopy(model.state_dict())
@@ -102,7 +140,7 @@ def fit(
         if epoch - outcome.best_epoch >= config.patience:
             outcome.stop_reason = "no improvement"
             break
-        if epoch < config.epochs and now + (now - started) > deadline:
+        if peers.any(epoch < config.epochs and now + (now - started) > deadline):
             outcome.stop_reason = "time budget"
             break
     if best_state is not None:
