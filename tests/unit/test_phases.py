@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from onprem_mlops.cli import main
-from onprem_mlops.commands.phases import PHASES, playbook_dir
+from onprem_mlops.commands.phases import ALL_PHASES, PHASES, playbook_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,13 +26,16 @@ def test_phases_follow_the_plan_in_order():
         "security",
     ]
     assert len({p.playbook for p in PHASES}) == len(PHASES)
+    # Beyond the 30 days, listed by `onprem-mlops phases` as phase 8.
+    assert [p.key for p in ALL_PHASES[len(PHASES) :]] == ["scale-out"]
+    assert ALL_PHASES[8].playbook == "phase8_scale_out.yml"
 
 
 def test_phases_command_marks_existing_playbooks(capsys, tmp_path):
     (tmp_path / "phase0_base.yml").write_text("---\n")
     assert main(["phases", "--playbooks", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == len(PHASES)
+    assert len(lines) == len(ALL_PHASES)
     assert "[phase0_base.yml: ready]" in lines[0]
     assert all("not yet available" in line for line in lines[1:])
 

@@ -33,6 +33,12 @@ PHASES: tuple[Phase, ...] = (
     Phase("enablement", "21-25", "User accounts and onboarding", "phase6_enablement.yml"),
     Phase("security", "26-30", "Hardening, TLS, secrets, acceptance", "phase7_security.yml"),
 )
+# Beyond the 30-day plan: run once there is more than one GPU server. `onprem-mlops phases`
+# lists it (as phase 8); the rollout and its report cover the 30-day plan (PHASES) only.
+SCALE_OUT = Phase(
+    "scale-out", "31+", "Slurm cluster across the GPU servers", "phase8_scale_out.yml"
+)
+ALL_PHASES: tuple[Phase, ...] = (*PHASES, SCALE_OUT)
 
 
 def playbook_dir() -> Path:
@@ -42,7 +48,7 @@ def playbook_dir() -> Path:
 
 def _run(args: argparse.Namespace) -> int:
     directory = Path(args.playbooks) if args.playbooks else playbook_dir()
-    for phase in PHASES:
+    for phase in ALL_PHASES:
         present = "ready" if (directory / phase.playbook).is_file() else "not yet available"
         print(f"days {phase.days:>5}  {phase.key:<11} {phase.title}  [{phase.playbook}: {present}]")
     return 0

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from onprem_mlops.commands.phases import PHASES
+from onprem_mlops.commands.phases import ALL_PHASES
 from onprem_mlops.vault import store
 from onprem_mlops.vault.spec import PLACEHOLDER_RE, SpecError, VaultSpec, is_blank, load_spec
 from onprem_mlops.vault.store import VaultCommandError
@@ -47,7 +47,7 @@ def _rerun_lines(spec: VaultSpec, names: list[str], inventory: Path, password: P
     hosts = inventory / "hosts.yml"
     target = hosts if hosts.is_file() else inventory
     return [
-        f"  ansible-playbook -i {target} playbooks/{PHASES[p].playbook} "
+        f"  ansible-playbook -i {target} playbooks/{ALL_PHASES[p].playbook} "
         f"--vault-password-file {password}"
         for p in phases
     ]

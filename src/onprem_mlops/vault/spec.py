@@ -14,6 +14,10 @@ from typing import Any
 
 import yaml
 
+from onprem_mlops.commands.phases import ALL_PHASES
+
+LAST_PHASE = len(ALL_PHASES) - 1
+
 SPEC_FILE = Path(__file__).resolve().parent.parent / "data" / "vault-spec.yml"
 
 KINDS = ("password", "hex", "manual")
@@ -129,9 +133,12 @@ def _variable(path: Path, index: int, entry: Any) -> VaultVar:
     if (
         not isinstance(phases, list)
         or not phases
-        or not all(isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 7 for p in phases)
+        or not all(isinstance(p, int) and not isinstance(p, bool) for p in phases)
+        or not all(0 <= p <= LAST_PHASE for p in phases)
     ):
-        raise SpecError(f"{path}: {name}: phases must be a non-empty list of phase numbers 0-7")
+        raise SpecError(
+            f"{path}: {name}: phases must be a non-empty list of phase numbers 0-{LAST_PHASE}"
+        )
     description = entry.get("description")
     if not isinstance(description, str) or not description.strip():
         raise SpecError(f"{path}: {name}: description must be a non-empty string")
