@@ -13,18 +13,13 @@ cd "$(dirname "$0")/.."
 CONTAINER="${1:-onprem-mlops-demo}"
 RUNS="${2:-2}"
 CREDENTIALS="${CREDENTIALS_DIR:-$HOME/.onprem-mlops/credentials}/$CONTAINER"
-password_file="$CREDENTIALS/mlflow-admin.password"
-[ -r "$password_file" ] || { echo "no $password_file (CREDENTIALS_DIR?)" >&2; exit 2; }
+# shellcheck source=scripts/mlflow-admin-env.sh
+. scripts/mlflow-admin-env.sh
 
 workdir=$(mktemp -d)
 trap 'rm -rf "$workdir"' EXIT
-umask 077
-{
-  echo "MLFLOW_TRACKING_USERNAME=admin"
-  echo "MLFLOW_TRACKING_PASSWORD=$(cat "$password_file")"
-  echo "REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt"
-  echo "HOME=/root"
-} > "$workdir/env"
+mlflow_admin_env "$CREDENTIALS/mlflow-admin.password" "$workdir/env" \
+  REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt HOME=/root
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ), container $CONTAINER, $(nproc) host cores"
 echo "| run | data + training s | MLflow logging + registration s | process wall s | metric |"
