@@ -22,8 +22,22 @@ from conftest import assert_fails_before_change
                     {"name": "web", "ports": [70000], "sources": ["10.0.0.0/8", "x"]}
                 ]
             },
-            r"firewall_services entry .*\"web\".*: ports must be a list of port numbers 1-65535; "
+            r"firewall_services entry .*\"web\".*: ports must be a non-empty list of port numbers "
+            r"1-65535 or ranges \"LOW-HIGH\" with LOW <= HIGH; not: 70000; "
             r"sources entries are not IP addresses or networks: x",
+        ),
+        (  # nftables would refuse the reversed range only when loading the ruleset
+            {
+                "firewall_services": [
+                    {
+                        "name": "srun",
+                        "ports": ["60001-63000", "9000-8000"],
+                        "sources": ["10.0.0.0/8"],
+                    }
+                ]
+            },
+            r"firewall_services entry .*\"srun\".*: ports must be .* "
+            r"with LOW <= HIGH; not: 9000-8000\.",
         ),
         (
             {"firewall_services": [{"name": "ssh", "ports": [2222], "sources": ["10.0.0.0/8"]}]},
@@ -35,7 +49,14 @@ from conftest import assert_fails_before_change
             r"\[\"10.99.0.0/24\", \"2001:db8:99::/64\"\] does not include",
         ),
     ],
-    ids=["empty_ssh_allowlist", "bad_network", "bad_service", "reserved_name", "lock_out"],
+    ids=[
+        "empty_ssh_allowlist",
+        "bad_network",
+        "bad_service",
+        "reversed_range",
+        "reserved_name",
+        "lock_out",
+    ],
 )
 def test_bad_input_fails_before_any_change(converge_with, extra_vars, expected):
     assert_fails_before_change(converge_with(extra_vars), expected)
