@@ -1,7 +1,9 @@
 """The playbook's tags work alone: a firewall-only run, and a configuration-only run that
-applies its change to the running daemons."""
+applies its change to the running daemons and checks the nodes."""
 
 from __future__ import annotations
+
+import re
 
 import testinfra
 
@@ -39,3 +41,21 @@ def test_a_config_only_run_reconfigures_the_running_controller(converge_with):
     assert max_time("batch") == "01:00:00"
     again = converge_with(None, "--tags", "slurm-config")
     assert again.recap["changed"] == 0, again.recap
+
+
+def test_a_drained_node_is_reported_by_name(converge_with):
+    """slurm_compute's check names a node slurmctld will not use, with its state and reason."""
+    CTL.check_output("scontrol update nodename=slurm-node2 state=drain reason=maintenance-test")
+    try:
+        run = converge_with(None, "--tags", "slurm-config")
+    finally:
+        CTL.check_output("scontrol update nodename=slurm-node2 state=resume")
+    assert run.returncode != 0, run.output[-3000:]
+    assert run.recap["failed"] == 1, run.recap
+    assert run.recap["changed"] == 0, run.recap
+    expected = (
+        r"Slurm node slurm-node2 \(onprem-molecule-slurm-node2\) is not usable: "
+        r"State=\S*DRAIN\S* Reason=maintenance-test"
+    )
+    assert re.search(expected, run.output), run.output[-3000:]
+    assert "idle" in CTL.check_output("sinfo --noheader --nodes=slurm-node2 --format=%t")
