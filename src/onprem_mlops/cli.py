@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "onprem_mlops.commands.plan",
     "onprem_mlops.commands.vault",
     "onprem_mlops.commands.smoke_train",
+    "onprem_mlops.commands.pipeline",
     "onprem_mlops.commands.rollout",
 )
 
