@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from onprem_mlops.pipeline.schema import ContractError, load_contract
 from onprem_mlops.pipeline.table import DataError, read_csv
 from onprem_mlops.pipeline.validate import build_profile, load_reference, validate
 
+NONE = "none"
 REFUSED = 1
 BAD_INPUT = 2
 
@@ -77,9 +79,168 @@ def _validate_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fail(step: str, message: str, status: int = BAD_INPUT) -> int:
+    print(f"onprem-mlops pipeline {step}: {message}", file=sys.stderr)
+    return status
+
+
+def _from_evaluation(args: argparse.Namespace) -> str | None:
+    """Fill --model/--version/--expected-champion from the evaluate summary; a problem or None."""
+    path = Path(args.evaluation)
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        return f"{path}: cannot read the evaluation summary ({err.strerror})"
+    except json.JSONDecodeError as err:
+        return f"{path}: not JSON ({err})"
+    if not isinstance(summary, dict) or summary.get("step") != "evaluate":
+        return f"{path}: not a summary written by onprem-mlops pipeline evaluate"
+    for flag, key in (
+        ("model", "model"),
+        ("version", "challenger_version"),
+        ("expected_champion", "champion_version"),
+    ):
+        value = summary.get(key)
+        value = NONE if value is None and key == "champion_version" else value
+        given = getattr(args, flag)
+        if given is not None and str(given) != str(value):
+            return f"--{flag.replace('_', '-')} {given} contradicts {path} ({key}: {value})"
+        setattr(args, flag, str(value))
+    args.decision = summary.get("decision")
+    args.reason = args.reason or summary.get("reason") or "evaluation won"
+    return None
+
+
+def _mlflow_step(step: str, args: argparse.Namespace, move: Any) -> int:
+    """Run ``move(client)`` against MLflow and report it; the shared part of promote/rollback."""
+    from onprem_mlops.pipeline import registry
+    from onprem_mlops.pipeline.lock import LockTimeout
+    from onprem_mlops.smoke import tracking
+    from onprem_mlops.smoke.deps import MissingExtrasError, require
+
+    problem = tracking.uri_problem(args.tracking_uri)
+    if problem:
+        return _fail(step, problem)
+    warning = tracking.cleartext_warning(args.tracking_uri)
+    if warning:
+        print(f"onprem-mlops pipeline {step}: {warning}", file=sys.stderr)
+    try:
+        client = require("mlflow.tracking").MlflowClient(args.tracking_uri)
+        moved = move(client)
+    except MissingExtrasError as err:
+        return _fail(step, str(err))
+    except (registry.Refused, LockTimeout) as err:
+        return _fail(step, f"refused: {err}", REFUSED)
+    except tracking.client_errors() as err:
+        return _fail(step, tracking.explain(err, args.tracking_uri))
+    summary = {
+        "step": step,
+        "model": moved.model,
+        "alias": moved.alias,
+        "version": moved.version,
+        "previous": moved.previous,
+        "reason": moved.reason,
+    }
+    if args.summary:
+        _write_json(Path(args.summary), summary)
+    print(
+        f"{step}: the {moved.alias} alias of {moved.model} moved from version "
+        f"{moved.previous or NONE} to {moved.version}"
+    )
+    return 0
+
+
+def _expected(value: str) -> str | None:
+    return None if value == NONE else value
+
+
+def _promote(args: argparse.Namespace) -> int:
+    args.decision = "promote"
+    if args.evaluation:
+        problem = _from_evaluation(args)
+        if problem:
+            return _fail("promote", problem)
+    missing = [f for f in ("model", "version", "expected_champion") if getattr(args, f) is None]
+    if missing:
+        flags = ", ".join(f"--{f.replace('_', '-')}" for f in missing)
+        return _fail("promote", f"{flags} required (or --evaluation with the evaluate summary)")
+    if args.decision != "promote":
+        return _fail(
+            "promote",
+            f"refused: the evaluation decided {args.decision!r}, the champion stays "
+            f"({args.reason})",
+            REFUSED,
+        )
+    from onprem_mlops.pipeline import registry
+
+    return _mlflow_step(
+        "promote",
+        args,
+        lambda client: registry.move_alias(
+            client,
+            model=args.model,
+            alias=args.alias,
+            version=args.version,
+            expected=_expected(args.expected_champion),
+            reason=args.reason or "promoted",
+            lock_dir=Path(args.lock_dir),
+            lock_timeout=args.lock_timeout,
+        ),
+    )
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from onprem_mlops.pipeline import registry
+
+    def move(client: Any) -> Any:
+        expected = args.from_version
+        if expected is None:
+            expected = registry.holder(client, args.model, args.alias) or NONE
+        return registry.move_alias(
+            client,
+            model=args.model,
+            alias=args.alias,
+            version=args.version,
+            expected=_expected(expected),
+            reason=args.reason or f"rollback from version {expected}",
+            lock_dir=Path(args.lock_dir),
+            lock_timeout=args.lock_timeout,
+        )
+
+    return _mlflow_step("rollback", args, move)
+
+
+def _registry_arguments(parser: argparse.ArgumentParser) -> None:
+    from onprem_mlops.pipeline.lock import LOCK_DIR_ENV, default_lock_dir
+
+    parser.add_argument(
+        "--tracking-uri",
+        default=os.environ.get("MLFLOW_TRACKING_URI"),
+        metavar="URI",
+        help="MLflow server (default $MLFLOW_TRACKING_URI); credentials from "
+        "MLFLOW_TRACKING_USERNAME/_PASSWORD",
+    )
+    parser.add_argument("--alias", default="champion", help="the alias to move (default champion)")
+    parser.add_argument("--reason", help="why, recorded as a tag on the new holder")
+    parser.add_argument(
+        "--lock-dir",
+        default=str(default_lock_dir()),
+        help=f"directory of the per-model lock files; shared by every pipeline that moves the "
+        f"alias (default ${LOCK_DIR_ENV} or ~/.cache/onprem-mlops/locks)",
+    )
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long to wait for another pipeline's lock (default 60)",
+    )
+    parser.add_argument("--summary", help="write the step's summary (JSON) here")
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "pipeline", help="model pipeline steps (validate-data, profile-data)"
+        "pipeline", help="model pipeline steps (validate-data, profile-data, promote, rollback)"
     )
     steps = parser.add_subparsers(dest="step", metavar="STEP", required=True)
 
@@ -104,3 +265,34 @@ def register(subparsers: Any) -> None:
     )
     check.add_argument("--summary", help="write the report (JSON) here for the next step")
     check.set_defaults(func=_validate_data)
+
+    promote = steps.add_parser(
+        "promote",
+        help="move the champion alias to the challenger, only if it still points at the "
+        "version the challenger was evaluated against",
+    )
+    promote.add_argument("--evaluation", help="the evaluate step's summary (JSON)")
+    promote.add_argument("--model", help="registered model name")
+    promote.add_argument("--version", help="the challenger's version")
+    promote.add_argument(
+        "--expected-champion",
+        metavar="VERSION",
+        help="the champion the challenger beat ('none' when there was none)",
+    )
+    _registry_arguments(promote)
+    promote.set_defaults(func=_promote)
+
+    rollback = steps.add_parser(
+        "rollback", help="point the champion alias back at an earlier version"
+    )
+    rollback.add_argument("version", metavar="VERSION", help="the version to serve again")
+    rollback.add_argument("--model", required=True, help="registered model name")
+    rollback.add_argument(
+        "--from",
+        dest="from_version",
+        metavar="VERSION",
+        help="roll back only if the alias still points at this version (the deploy check's "
+        "guard against undoing a newer promotion)",
+    )
+    _registry_arguments(rollback)
+    rollback.set_defaults(func=_rollback)

@@ -16,12 +16,10 @@ import os
 import sys
 import time
 from typing import Any
-from urllib.parse import urlparse
 
 EXIT_BAR_MISSED = 1
 EXIT_ERROR = 2
 TEMPLATES = ("predictive-maintenance", "stock-forecasting")
-LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
 def _fail(message: str) -> int:
@@ -31,18 +29,11 @@ def _fail(message: str) -> int:
 
 def _check_args(args: argparse.Namespace) -> str | None:
     """An error message for unusable arguments, None when they are fine."""
-    if not args.tracking_uri:
-        return "--tracking-uri is required (or set MLFLOW_TRACKING_URI)"
-    parsed = urlparse(args.tracking_uri)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        return (
-            f"--tracking-uri must be an http(s):// URL of the MLflow server, got {parsed.scheme}:"
-        )
-    if parsed.username or parsed.password:
-        return (
-            "--tracking-uri must not contain credentials: "
-            "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD instead"
-        )
+    from onprem_mlops.smoke import tracking
+
+    problem = tracking.uri_problem(args.tracking_uri)
+    if problem:
+        return problem
     if not 0.5 <= args.min_auc <= 1.0:
         return f"--min-auc must lie between 0.5 and 1, got {args.min_auc}"
     if not 0.0 < args.max_wape_ratio <= 2.0:
@@ -53,12 +44,9 @@ def _check_args(args: argparse.Namespace) -> str | None:
         return f"--max-seconds must be positive, got {args.max_seconds}"
     if args.distributed and args.template != "predictive-maintenance":
         return "--distributed trains the predictive-maintenance template only"
-    if parsed.scheme == "http" and parsed.hostname not in LOOPBACK:
-        print(
-            "onprem-mlops smoke-train: warning: http:// sends credentials in clear text; "
-            "use the platform's https:// URL",
-            file=sys.stderr,
-        )
+    warning = tracking.cleartext_warning(args.tracking_uri)
+    if warning:
+        print(f"onprem-mlops smoke-train: {warning}", file=sys.stderr)
     return None
 
 

@@ -16,12 +16,14 @@ import re
 import socket
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlparse
 
 from onprem_mlops import __version__
 from onprem_mlops.smoke.deps import require
 from onprem_mlops.smoke.result import TrainResult
 
 DEFAULT_EXPERIMENT = "onprem-smoke"
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
 CHAMPION = "champion"
 ARTIFACT_NAME = "model"
 
@@ -39,6 +41,31 @@ class Publication:
     champion_before: str | None = None
     champion_metric_before: float | None = None
     champion_moved: bool = False
+
+
+def uri_problem(uri: str | None) -> str | None:
+    """Why ``uri`` cannot be the MLflow tracking URI (None when it can); names --tracking-uri."""
+    if not uri:
+        return "--tracking-uri is required (or set MLFLOW_TRACKING_URI)"
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return (
+            f"--tracking-uri must be an http(s):// URL of the MLflow server, got {parsed.scheme}:"
+        )
+    if parsed.username or parsed.password:
+        return (
+            "--tracking-uri must not contain credentials: "
+            "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD instead"
+        )
+    return None
+
+
+def cleartext_warning(uri: str) -> str | None:
+    """A warning when credentials would travel unencrypted to another host."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "http" and parsed.hostname not in LOOPBACK:
+        return "warning: http:// sends credentials in clear text; use the platform's https:// URL"
+    return None
 
 
 def redact(uri: str) -> str:
@@ -76,7 +103,7 @@ def explain(exc: BaseException, tracking_uri: str) -> str:
     return f"MLflow request to {where} failed: {first_line[:300]}"
 
 
-def _errors() -> tuple[type[BaseException], ...]:
+def client_errors() -> tuple[type[BaseException], ...]:
     mlflow_exceptions = require("mlflow.exceptions")
     requests = require("requests")
     return (mlflow_exceptions.MlflowException, requests.exceptions.RequestException, OSError)
@@ -87,7 +114,7 @@ def check_connection(tracking_uri: str, experiment: str) -> None:
     client = require("mlflow.tracking").MlflowClient(tracking_uri)
     try:
         client.get_experiment_by_name(experiment)
-    except _errors() as exc:
+    except client_errors() as exc:
         raise TrackingError(explain(exc, tracking_uri)) from exc
 
 
@@ -205,7 +232,7 @@ def publish(
         version = mlflow.register_model(logged.model_uri, model_name).version
         client = mlflow.tracking.MlflowClient(tracking_uri)
         before, before_metric, moved = promote(client, model_name, str(version), result)
-    except _errors() as exc:
+    except client_errors() as exc:
         raise TrackingError(explain(exc, tracking_uri)) from exc
     return replace(
         logged,
