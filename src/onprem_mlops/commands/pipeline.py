@@ -210,9 +210,7 @@ def _rollback(args: argparse.Namespace) -> int:
     return _mlflow_step("rollback", args, move)
 
 
-def _registry_arguments(parser: argparse.ArgumentParser) -> None:
-    from onprem_mlops.pipeline.lock import LOCK_DIR_ENV, default_lock_dir
-
+def _tracking_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tracking-uri",
         default=os.environ.get("MLFLOW_TRACKING_URI"),
@@ -220,7 +218,18 @@ def _registry_arguments(parser: argparse.ArgumentParser) -> None:
         help="MLflow server (default $MLFLOW_TRACKING_URI); credentials from "
         "MLFLOW_TRACKING_USERNAME/_PASSWORD",
     )
-    parser.add_argument("--alias", default="champion", help="the alias to move (default champion)")
+    parser.add_argument("--summary", help="write the step's summary (JSON) here")
+
+
+def _alias_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--alias", default="champion", help="the champion alias (default champion)")
+
+
+def _registry_arguments(parser: argparse.ArgumentParser) -> None:
+    from onprem_mlops.pipeline.lock import LOCK_DIR_ENV, default_lock_dir
+
+    _tracking_arguments(parser)
+    _alias_argument(parser)
     parser.add_argument("--reason", help="why, recorded as a tag on the new holder")
     parser.add_argument(
         "--lock-dir",
@@ -235,12 +244,12 @@ def _registry_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long to wait for another pipeline's lock (default 60)",
     )
-    parser.add_argument("--summary", help="write the step's summary (JSON) here")
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "pipeline", help="model pipeline steps (validate-data, profile-data, promote, rollback)"
+        "pipeline",
+        help="model pipeline steps (validate-data, train, evaluate, promote, deploy-check, ...)",
     )
     steps = parser.add_subparsers(dest="step", metavar="STEP", required=True)
 
@@ -296,3 +305,7 @@ def register(subparsers: Any) -> None:
     )
     _registry_arguments(rollback)
     rollback.set_defaults(func=_rollback)
+
+    from onprem_mlops.commands.pipeline_model import register_steps
+
+    register_steps(steps)

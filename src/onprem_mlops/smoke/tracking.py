@@ -163,7 +163,9 @@ def _pip_requirements() -> list[str]:
     return [f"{name}=={metadata.version(name)}" for name in ("torch", "numpy")]
 
 
-def log_run(result: TrainResult, tracking_uri: str, experiment: str) -> Publication:
+def log_run(
+    result: TrainResult, tracking_uri: str, experiment: str, run_name: str | None = None
+) -> Publication:
     """Log parameters, metrics, the per-epoch history and the model (signature + example)."""
     mlflow = require("mlflow")
     entities = require("mlflow.entities")
@@ -187,7 +189,7 @@ def log_run(result: TrainResult, tracking_uri: str, experiment: str) -> Publicat
         "host": socket.gethostname(),
         "onprem_mlops_version": __version__,
     }
-    with mlflow.start_run(run_name=f"smoke-{result.template}", tags=tags) as run:
+    with mlflow.start_run(run_name=run_name or f"smoke-{result.template}", tags=tags) as run:
         mlflow.log_params(result.params)
         # The model first: metrics logged afterwards carry its id, which links them to the
         # model without MLflow fetching every metric's history back (one request per metric).

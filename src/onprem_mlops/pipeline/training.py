@@ -1,0 +1,117 @@
+"""Train on a data path: the model (an MLP) and the baseline (logistic regression).
+
+Both are trained the same way (the smoke job's loop, early stopping on the validation
+machines) on the same training machines; only the model's capacity differs. The baseline is
+what a spreadsheet could do: "better" means better than it, not only better than the champion.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from onprem_mlops.pipeline import maintenance
+from onprem_mlops.smoke import loop, metrics, model, runtime
+from onprem_mlops.smoke.deps import require
+from onprem_mlops.smoke.result import TrainResult
+
+METRIC = "roc_auc"
+DEFAULT_MIN_AUC = 0.85
+BASELINE_FIT = loop.FitConfig(
+    epochs=60, batch_size=128, patience=8, hidden=(), dropout=0.0, learning_rate=1e-2
+)
+MODEL_FIT = loop.FitConfig(batch_size=128)
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    seed: int = 0
+    min_auc: float = DEFAULT_MIN_AUC
+    max_seconds: float = 120.0
+    device: str = "auto"
+    threads: int | None = None
+    fit: loop.FitConfig = MODEL_FIT
+
+
+def fit_classifier(
+    data: maintenance.Windows, fit: loop.FitConfig, rt: runtime.Runtime, deadline: float
+) -> tuple[Any, loop.FitOutcome]:
+    """A classifier of ``data``'s training windows; the exported model takes raw features."""
+    torch = require("torch")
+    x_train, y_train = data.part("train")
+    x_valid, y_valid = data.part("valid")
+    for name, labels in (("training", y_train), ("validation", y_valid)):
+        if len(labels) == 0 or labels.min() == labels.max():
+            raise maintenance.DataError(
+                f"the {name} machines have {len(labels)} windows and not both outcomes "
+                "(failure and no failure): more data is needed before a model can be trained"
+            )
+    mean, std = loop.standardisation(x_train)
+    valid = loop.to_device((x_valid - mean) / std, rt)
+    net = model.build_mlp(x_train.shape[1], fit.hidden, fit.dropout).to(rt.device)
+    outcome = loop.fit(
+        net,
+        (loop.to_device((x_train - mean) / std, rt), loop.to_device(y_train, rt)),
+        torch.nn.BCEWithLogitsLoss(),
+        lambda m: metrics.roc_auc(y_valid, loop.predict(m, valid, rt)),
+        config=fit,
+        runtime=rt,
+        greater_is_better=True,
+        deadline=deadline,
+    )
+    return model.export(net, mean, std, sigmoid=True), outcome
+
+
+def score(exported: Any, x: Any) -> Any:
+    """Probabilities of an exported model (CPU) for raw features ``x``."""
+    torch = require("torch")
+    with torch.no_grad():
+        return exported(torch.as_tensor(x, dtype=torch.float32)).squeeze(-1).double().numpy()
+
+
+def train(data: maintenance.Windows, job: TrainJob, data_params: dict[str, Any]) -> TrainResult:
+    """The model for ``data``, with its and the baseline's ROC-AUC on the held-out machines."""
+    started = time.perf_counter()
+    rt = runtime.select(job.device, job.threads)
+    x_test, y_test = data.part("test")
+    with runtime.deterministic(rt, job.seed):
+        net, outcome = fit_classifier(data, job.fit, rt, started + job.max_seconds)
+        baseline, _ = fit_classifier(data, BASELINE_FIT, rt, started + job.max_seconds)
+    test_auc = metrics.roc_auc(y_test, score(net, x_test))
+    baseline_auc = metrics.roc_auc(y_test, score(baseline, x_test))
+    return TrainResult(
+        template=maintenance.TEMPLATE,
+        metric_name=METRIC,
+        metric=test_auc,
+        greater_is_better=True,
+        bar=job.min_auc,
+        model=net,
+        input_example=x_test[:5].copy(),
+        feature_names=data.feature_names,
+        device=rt.device_name,
+        precision=rt.precision,
+        params={
+            "template": maintenance.TEMPLATE,
+            "seed": job.seed,
+            "min_auc": job.min_auc,
+            "device": rt.device,
+            "threads": rt.threads,
+            "data.window_days": maintenance.WINDOW_DAYS,
+            "data.horizon_days": maintenance.HORIZON_DAYS,
+            **data_params,
+            **job.fit.params(),
+        },
+        metrics={
+            METRIC: test_auc,
+            "baseline_roc_auc": baseline_auc,
+            "valid_roc_auc": outcome.best_score,
+            "best_epoch": float(outcome.best_epoch),
+            "epochs": float(len(outcome.history)),
+            "positive_rate": float(data.y.mean()),
+            **{f"windows_{s}": float((data.split == s).sum()) for s in ("train", "valid", "test")},
+        },
+        history=outcome.history,
+        timings={"train": time.perf_counter() - started},
+        stop_reason=outcome.stop_reason,
+    )

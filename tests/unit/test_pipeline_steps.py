@@ -1,0 +1,227 @@
+"""``pipeline train``, ``evaluate``, ``promote`` and ``deploy-check`` on the example data drops.
+
+Everything is real: a loopback ``mlflow server`` with basic auth, models trained with PyTorch
+on the (synthetic) example drops, and for deploy-check the platform's serving supervisor
+(serving/champion.py running ``mlflow models serve``) following the champion alias.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+mlflow = pytest.importorskip(
+    "mlflow", reason="MLflow is not installed: pip install 'onprem-mlops[train]'"
+)
+pytest.importorskip("torch", reason="PyTorch is not installed")
+pytest.importorskip("flask_wtf", reason="the basic-auth app needs mlflow[auth] (Flask-WTF)")
+
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+from onprem_mlops.cli import main  # noqa: E402
+from onprem_mlops.pipeline import evaluate, examples, lock, maintenance  # noqa: E402
+from onprem_mlops.smoke import local_server  # noqa: E402
+
+PASSWORD = "pipeline-Steps-Passw0rd"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    try:
+        with local_server.running(tmp_path_factory.mktemp("mlflow"), PASSWORD) as url:
+            yield url
+    except local_server.ServerError as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="module")
+def drops(tmp_path_factory):
+    out = tmp_path_factory.mktemp("example")
+    return examples.maintenance(out, machines=300, history_weeks=10, weekly_drops=2)
+
+
+@pytest.fixture(autouse=True)
+def credentials(monkeypatch, server, tmp_path):
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", local_server.ADMIN)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORD)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
+    monkeypatch.setenv(lock.LOCK_DIR_ENV, str(tmp_path / "locks"))
+
+
+def data_dir(tmp_path, drops, count):
+    """A data directory holding the first ``count`` drops, as the data volume would."""
+    target = tmp_path / f"data-{count}"
+    target.mkdir()
+    for drop in drops[:count]:
+        shutil.copy(drop, target)
+    return target
+
+
+def step(*argv):
+    return main(["pipeline", *map(str, argv)])
+
+
+def summary(path):
+    return json.loads(Path(path).read_text())
+
+
+def champion(server, name):
+    return MlflowClient(server).get_model_version_by_alias(name, "champion").version
+
+
+def test_decide_names_the_rule_that_rejects():
+    s = evaluate.Scores(challenger=0.93, champion=0.92, baseline=0.91, bar=0.85)
+    assert evaluate.decide(s)[0] == "promote"
+    low = evaluate.Scores(challenger=0.84, champion=None, baseline=0.80, bar=0.85)
+    assert evaluate.decide(low) == ("reject", "roc_auc 0.8400 is below the bar 0.85")
+    spreadsheet = evaluate.Scores(challenger=0.90, champion=None, baseline=0.90, bar=0.85)
+    assert "does not beat the baseline 0.9000" in evaluate.decide(spreadsheet)[1]
+    close = evaluate.Scores(0.925, 0.92, 0.90, 0.85, min_improvement=0.01)
+    assert evaluate.decide(close) == (
+        "reject",
+        "roc_auc 0.9250 does not beat the champion's 0.9200 by more than 0.01",
+    )
+
+
+def test_windows_come_from_the_drops_and_machines_keep_their_split(tmp_path, drops):
+    history = maintenance.windows(maintenance.load(drops[0]))
+    grown = maintenance.windows(maintenance.load(data_dir(tmp_path, drops, 2)))
+    assert len(grown.y) > len(history.y)
+    assert set(history.split) == {"train", "valid", "test"}
+    assert 0.05 < float(history.y.mean()) < 0.4  # failures are rare but present
+    assert maintenance.split_of("M0007") == maintenance.split_of("M0007")
+
+
+def test_a_missing_column_is_named_with_its_file(tmp_path, drops):
+    broken = tmp_path / "broken.csv"
+    lines = drops[1].read_text().splitlines()
+    broken.write_text("\n".join(",".join(line.split(",")[:-1]) for line in lines) + "\n")
+    assert step("train", "--data", broken, "--model", "x") == 2
+
+
+def test_a_week_of_data_promotes_and_a_worse_model_never_does(server, drops, tmp_path, capsys):
+    name = f"pm-{uuid.uuid4().hex[:8]}"
+    history, grown = data_dir(tmp_path, drops, 1), data_dir(tmp_path, drops, 2)
+
+    # Week 0: the first model; no champion yet, it must still beat the baseline and the bar.
+    assert step("train", "--data", history, "--model", name, "--summary", tmp_path / "t1.json") == 0
+    assert summary(tmp_path / "t1.json")["version"] == "1"
+    assert (
+        step("evaluate", "--data", history, "--training", tmp_path / "t1.json",
+             "--summary", tmp_path / "e1.json") == 0
+    )  # fmt: skip
+    first = summary(tmp_path / "e1.json")
+    assert first["decision"] == "promote" and first["champion_version"] is None
+    assert first["challenger"] > first["baseline"]
+    assert step("promote", "--evaluation", tmp_path / "e1.json") == 0
+    assert champion(server, name) == "1"
+
+    # A deliberately worse model (one epoch) on the same data: rejected, the champion stays.
+    argv = ("train", "--data", grown, "--model", name, "--epochs", "1", "--min-auc", "0.5")
+    assert step(*argv, "--summary", tmp_path / "bad.json") == 0
+    assert (
+        step("evaluate", "--data", grown, "--training", tmp_path / "bad.json",
+             "--summary", tmp_path / "e-bad.json") == 1
+    )  # fmt: skip
+    bad = summary(tmp_path / "e-bad.json")
+    assert bad["decision"] == "reject" and bad["challenger"] < bad["champion"]
+    assert "reject: roc_auc" in capsys.readouterr().err
+    assert step("promote", "--evaluation", tmp_path / "e-bad.json") == 1
+    assert champion(server, name) == "1"
+    tags = MlflowClient(server).get_model_version(name, "2").tags
+    assert tags["pipeline.decision"] == "reject"
+
+    # Week 1 arrives: retrained on more data, evaluated with the champion on the same machines.
+    assert step("train", "--data", grown, "--model", name, "--summary", tmp_path / "t3.json") == 0
+    status = step(
+        "evaluate", "--data", grown, "--training", tmp_path / "t3.json",
+        "--summary", tmp_path / "e3.json",
+    )  # fmt: skip
+    week = summary(tmp_path / "e3.json")
+    assert week["champion_version"] == "1" and week["windows_test"] == bad["windows_test"]
+    wins = week["challenger"] > max(week["champion"], week["baseline"])
+    assert (status == 0) == wins and (week["decision"] == "promote") == wins, week
+    run = MlflowClient(server).get_run(week["run_id"])
+    assert run.data.metrics["eval_champion_roc_auc"] == pytest.approx(week["champion"])
+    assert run.data.tags["pipeline.decision"] == week["decision"]
+
+
+def test_a_model_below_the_bar_is_logged_but_not_registered(drops, capsys):
+    name = f"pm-{uuid.uuid4().hex[:8]}"
+    assert step("train", "--data", drops[0], "--model", name, "--min-auc", "0.999") == 1
+    assert "is below the bar 0.999; the run is logged, no version registered" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.fixture
+def serving(server, tmp_path):
+    """The platform's serving supervisor for one model, polling the alias every second."""
+    name = f"pm-{uuid.uuid4().hex[:8]}"
+    port = local_server.free_port()
+    env = {
+        **os.environ,
+        "SERVING_MODEL_NAME": name,
+        "SERVING_PORT": str(port),
+        "SERVING_CACHE_DIR": str(tmp_path / "cache"),
+        "SERVING_STATE_FILE": str(tmp_path / "served.json"),
+        "SERVING_POLL_SECONDS": "1",
+    }
+    script = ROOT / "src" / "onprem_mlops" / "serving" / "champion.py"
+    process = subprocess.Popen(
+        [sys.executable, str(script)], env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield name, f"http://127.0.0.1:{port}", process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(30)
+
+
+def test_deploy_check_follows_serving_and_rolls_back_when_it_does_not(
+    serving, drops, tmp_path, server, capsys
+):
+    name, endpoint, process = serving
+    for epochs in ("40", "3", "8"):
+        assert step("train", "--data", drops[0], "--model", name, "--epochs", epochs,
+                    "--min-auc", "0.5") == 0  # fmt: skip
+    client = MlflowClient(server)
+    client.set_registered_model_alias(name, "champion", "1")
+    check = ("deploy-check", "--endpoint", endpoint, "--model", name, "--interval", "1")
+    assert step(*check, "--version", "1", "--previous", "none", "--timeout", "120") == 0
+
+    assert step("promote", "--model", name, "--version", "2", "--expected-champion", "1",
+                "--summary", tmp_path / "p2.json") == 0  # fmt: skip
+    assert step("deploy-check", "--endpoint", endpoint, "--promotion", tmp_path / "p2.json",
+                "--interval", "1", "--timeout", "120") == 0  # fmt: skip
+    capsys.readouterr()
+
+    # Serving stops following the registry (the supervisor hangs; its scoring server, in a
+    # session of its own, goes on answering with version 2): version 3 is never served.
+    os.killpg(process.pid, signal.SIGSTOP)
+    try:
+        assert step("promote", "--model", name, "--version", "3", "--expected-champion", "2",
+                    "--summary", tmp_path / "p3.json") == 0  # fmt: skip
+        assert step("deploy-check", "--endpoint", endpoint, "--promotion", tmp_path / "p3.json",
+                    "--interval", "1", "--timeout", "4",
+                    "--summary", tmp_path / "d3.json") == 1  # fmt: skip
+    finally:
+        os.killpg(process.pid, signal.SIGCONT)
+    err = capsys.readouterr().err
+    assert "did not serve version 3 within 4 s (last: the previous version's answers)" in err
+    assert "the champion alias went back to version 2" in err
+    assert champion(server, name) == "2"
+    assert summary(tmp_path / "d3.json")["rolled_back_to"] == "2"
+    assert client.get_model_version(name, "2").tags["pipeline.champion.previous"] == "3"
