@@ -27,7 +27,7 @@ pytest.importorskip("flask_wtf", reason="the basic-auth app needs mlflow[auth] (
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 from onprem_mlops.cli import main  # noqa: E402
-from onprem_mlops.pipeline import evaluate, examples, lock, maintenance  # noqa: E402
+from onprem_mlops.pipeline import evaluate, examples, lock, maintenance, retail  # noqa: E402
 from onprem_mlops.smoke import local_server  # noqa: E402
 
 PASSWORD = "pipeline-Steps-Passw0rd"
@@ -47,6 +47,12 @@ def server(tmp_path_factory):
 def drops(tmp_path_factory):
     out = tmp_path_factory.mktemp("example")
     return examples.maintenance(out, machines=300, history_weeks=10, weekly_drops=2)
+
+
+@pytest.fixture(scope="module")
+def sales(tmp_path_factory):
+    out = tmp_path_factory.mktemp("retail")
+    return examples.retail(out, stores=4, items=15, history_weeks=52, weekly_drops=1)
 
 
 @pytest.fixture(autouse=True)
@@ -91,6 +97,47 @@ def test_decide_names_the_rule_that_rejects():
         "reject",
         "roc_auc 0.9250 does not beat the champion's 0.9200 by more than 0.01",
     )
+
+
+def test_decide_for_a_metric_where_lower_is_better():
+    naive = {"greater_is_better": False, "baseline_name": "seasonal naive"}
+    win = evaluate.Scores(0.22, 0.23, 0.31, bar=0.279, **naive)
+    assert evaluate.decide(win, "wape") == (
+        "promote", "wape 0.2200 < champion 0.2300, < baseline 0.3100",
+    )  # fmt: skip
+    above = evaluate.Scores(0.29, None, 0.31, bar=0.279, **naive)
+    assert evaluate.decide(above, "wape") == ("reject", "wape 0.2900 is above the bar 0.279")
+    worse = evaluate.Scores(0.225, 0.22, 0.31, bar=0.279, **naive)
+    assert evaluate.decide(worse, "wape")[1] == "wape 0.2250 does not beat the champion's 0.2200"
+    close = evaluate.Scores(0.218, 0.22, 0.31, bar=0.279, min_improvement=0.005, **naive)
+    assert evaluate.decide(close, "wape")[0] == "reject"
+
+
+def test_sales_samples_skip_unobserved_demand_and_split_by_date(tmp_path, sales):
+    loaded = retail.load(sales[0])
+    data = retail.samples(loaded)
+    n_series = len(loaded.series)
+    assert n_series == 60 and loaded.holiday.sum() >= 8  # Christmas, Easter, May Day, ...
+    observed = ~(loaded.stockout | loaded.holiday[None, :])[:, retail.WARMUP_DAYS :]
+    assert len(data.y) == int(observed.sum())  # no holiday or stock-out day is a target
+    assert 0.005 < float(loaded.stockout.mean()) < 0.1
+    days = loaded.units.shape[1]
+    assert (data.split == "test").sum() <= n_series * retail.TEST_DAYS
+    # The seasonal-naive forecast is the same weekday a week earlier; the model sees it too.
+    assert (data.naive == data.x[:, data.feature_names.index("sales_lag_7")]).all()
+    promoted = data.x[:, data.feature_names.index("promotion")] == 1
+    assert data.y[promoted].mean() > 1.3 * data.y[~promoted].mean()
+    assert days == 52 * 7
+
+
+def test_a_bad_sales_cell_is_named_with_its_line(tmp_path, sales):
+    broken = tmp_path / "broken.csv"
+    lines = sales[1].read_text().splitlines()
+    lines[3] = lines[3].rsplit(",", 2)[0] + ",yes,4"
+    broken.write_text("\n".join(lines) + "\n")
+    with pytest.raises(retail.DataError, match=r"broken.csv line 4: stockout must be 0 or 1"):
+        retail.load(broken)
+    assert step("train", "--template", "stock-forecasting", "--data", broken, "--model", "x") == 2
 
 
 def test_windows_come_from_the_drops_and_machines_keep_their_split(tmp_path, drops):
@@ -148,7 +195,7 @@ def test_a_week_of_data_promotes_and_a_worse_model_never_does(server, drops, tmp
         "--summary", tmp_path / "e3.json",
     )  # fmt: skip
     week = summary(tmp_path / "e3.json")
-    assert week["champion_version"] == "1" and week["windows_test"] == bad["windows_test"]
+    assert week["champion_version"] == "1" and week["rows_test"] == bad["rows_test"]
     wins = week["challenger"] > max(week["champion"], week["baseline"])
     assert (status == 0) == wins and (week["decision"] == "promote") == wins, week
     run = MlflowClient(server).get_run(week["run_id"])
@@ -225,3 +272,41 @@ def test_deploy_check_follows_serving_and_rolls_back_when_it_does_not(
     assert champion(server, name) == "2"
     assert summary(tmp_path / "d3.json")["rolled_back_to"] == "2"
     assert client.get_model_version(name, "2").tags["pipeline.champion.previous"] == "3"
+
+
+def test_forecasts_are_compared_with_seasonal_naive_and_the_champion(
+    server, sales, tmp_path, capsys
+):
+    name = f"sf-{uuid.uuid4().hex[:8]}"
+    history, grown = data_dir(tmp_path, sales, 1), data_dir(tmp_path, sales, 2)
+    train = ("train", "--template", "stock-forecasting", "--model", name)
+    assert step(*train, "--data", history, "--summary", tmp_path / "t1.json") == 0
+    trained = summary(tmp_path / "t1.json")
+    assert trained["metric"] == "wape" and trained["score"] <= 0.9 * trained["baseline"]
+    assert step("evaluate", "--data", history, "--training", tmp_path / "t1.json",
+                "--summary", tmp_path / "e1.json") == 0  # fmt: skip
+    assert summary(tmp_path / "e1.json")["template"] == "stock-forecasting"
+    assert step("promote", "--evaluation", tmp_path / "e1.json") == 0
+
+    # A model stopped after one epoch on the new week: never the champion.
+    assert step(*train, "--data", grown, "--epochs", "1", "--max-wape-ratio", "5",
+                "--summary", tmp_path / "bad.json") == 0  # fmt: skip
+    assert step("evaluate", "--data", grown, "--training", tmp_path / "bad.json",
+                "--summary", tmp_path / "e-bad.json") == 1  # fmt: skip
+    bad = summary(tmp_path / "e-bad.json")
+    assert bad["decision"] == "reject" and bad["challenger"] > bad["champion"]
+    assert step("promote", "--evaluation", tmp_path / "e-bad.json") == 1
+    assert champion(server, name) == "1"
+
+    # The new week, retrained: scored with the champion and seasonal naive on the same days.
+    assert step(*train, "--data", grown, "--summary", tmp_path / "t3.json") == 0
+    status = step("evaluate", "--data", grown, "--training", tmp_path / "t3.json",
+                  "--summary", tmp_path / "e3.json")  # fmt: skip
+    week = summary(tmp_path / "e3.json")
+    assert week["rows_test"] == bad["rows_test"] and week["champion_version"] == "1"
+    assert week["champion"] == pytest.approx(bad["champion"])
+    wins = week["challenger"] < min(week["champion"], 0.9 * week["baseline"])
+    assert (status == 0) == wins and (week["decision"] == "promote") == wins, week
+    run = MlflowClient(server).get_run(week["run_id"])
+    assert run.data.metrics["eval_baseline_wape"] == pytest.approx(week["baseline"])
+    assert "reject: wape" in capsys.readouterr().err  # the one-epoch model's line

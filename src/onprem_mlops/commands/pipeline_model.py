@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +55,9 @@ def _client(step: str, args: argparse.Namespace) -> Any:
         return _fail(step, str(err))
 
 
-def _windows(step: str, data: str) -> Any:
-    from onprem_mlops.pipeline import maintenance
-
+def _loaded(step: str, template: Any, data: str) -> Any:
     try:
-        readings = maintenance.load(Path(data))
-        return readings, maintenance.windows(readings)
+        return template.load(Path(data))
     except DataError as err:
         return _fail(step, str(err))
 
@@ -71,39 +69,49 @@ def _run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
 def _example_data(args: argparse.Namespace) -> int:
     from onprem_mlops.pipeline import examples
 
-    files = examples.maintenance(
-        Path(args.out),
-        machines=args.machines,
-        history_weeks=args.history_weeks,
-        weekly_drops=args.weekly_drops,
-    )
+    if args.example == "stock-forecasting":
+        files = examples.retail(
+            Path(args.out), stores=args.stores, items=args.items,
+            history_weeks=args.history_weeks or 52, weekly_drops=args.weekly_drops,
+        )  # fmt: skip
+    else:
+        files = examples.maintenance(
+            Path(args.out), machines=args.machines,
+            history_weeks=args.history_weeks or 10, weekly_drops=args.weekly_drops,
+        )  # fmt: skip
     print(f"example-data: {args.example}: contract.yml and {len(files)} drop(s) under {args.out}")
     for file in files:
         print(f"  {file}")
     return 0
 
 
-def _train(args: argparse.Namespace) -> int:
+def _job(args: argparse.Namespace, **fields: Any) -> Any:
     from onprem_mlops.pipeline import training
-    from onprem_mlops.smoke import loop, tracking
+
+    return training.TrainJob(
+        min_auc=args.min_auc, max_wape_ratio=args.max_wape_ratio, seed=args.seed, **fields
+    )
+
+
+def _train(args: argparse.Namespace) -> int:
+    from onprem_mlops.pipeline import templates, training
+    from onprem_mlops.smoke import tracking
     from onprem_mlops.smoke.deps import require
 
+    template = templates.get(args.template)
     client = _client("train", args)
     if isinstance(client, int):
         return client
-    loaded = _windows("train", args.data)
+    loaded = _loaded("train", template, args.data)
     if isinstance(loaded, int):
         return loaded
-    readings, windows = loaded
-    fit = loop.FitConfig(epochs=args.epochs)
-    job = training.TrainJob(
-        seed=args.seed, min_auc=args.min_auc, max_seconds=args.max_seconds, device=args.device,
-        fit=fit,
-    )  # fmt: skip
-    data_params = {"data.path": args.data, "data.rows": readings.rows,
-                   "data.until": readings.last_date.isoformat()}  # fmt: skip
+    default_fit = training.MODEL_FIT if template.greater_is_better else training.FORECAST_FIT
+    fit = replace(default_fit, epochs=args.epochs or default_fit.epochs)
+    job = _job(args, max_seconds=args.max_seconds, device=args.device, fit=fit)
+    data_params = {"data.path": args.data, "data.rows": loaded.rows,
+                   "data.until": loaded.until.isoformat()}  # fmt: skip
     try:
-        result = training.train(windows, job, data_params)
+        result = template.train(loaded.data, job, data_params)
     except DataError as err:
         return _fail("train", str(err), REFUSED)
     experiment = args.experiment or f"pipeline-{args.model}"
@@ -113,46 +121,50 @@ def _train(args: argparse.Namespace) -> int:
         if result.bar_met:
             version = str(require("mlflow").register_model(logged.model_uri, args.model).version)
             for key, value in {
-                training.METRIC: repr(float(result.metric)),
+                result.metric_name: repr(float(result.metric)),
                 "template": result.template,
-                "pipeline.data_until": readings.last_date.isoformat(),
-                "pipeline.data_rows": str(readings.rows),
+                "pipeline.data_until": loaded.until.isoformat(),
+                "pipeline.data_rows": str(loaded.rows),
             }.items():
                 client.set_model_version_tag(args.model, version, key, value)
     except tracking.client_errors() as err:
         return _fail("train", tracking.explain(err, args.tracking_uri))
+    metric, baseline = result.metric_name, result.metrics[f"baseline_{result.metric_name}"]
     summary = {
         "step": "train",
         "model": args.model,
+        "template": template.name,
         "version": version,
         "run_id": logged.run_id,
         "run_url": _run_url(args.tracking_uri, logged.experiment_id, logged.run_id),
-        "roc_auc": result.metric,
-        "baseline_roc_auc": result.metrics["baseline_roc_auc"],
+        "metric": metric,
+        "score": result.metric,
+        "baseline": baseline,
         "bar": result.bar,
-        "data_until": readings.last_date.isoformat(),
-        "rows": readings.rows,
+        "data_until": loaded.until.isoformat(),
+        "rows": loaded.rows,
         "seconds": result.seconds,
     }
     if args.summary:
         _write_json(Path(args.summary), summary)
     print(f"train: run {summary['run_url']}")
     if version is None:
+        side = "below" if template.greater_is_better else "above"
         return _fail(
             "train",
-            f"refused: roc_auc {result.metric:.4f} on the held-out machines is below the bar "
+            f"refused: {metric} {result.metric:.4f} on the held-out data is {side} the bar "
             f"{result.bar:g}; the run is logged, no version registered",
             REFUSED,
         )
     print(
-        f"train: {args.model} version {version}, roc_auc {result.metric:.4f} (baseline "
-        f"{result.metrics['baseline_roc_auc']:.4f}) on data until {readings.last_date}"
+        f"train: {args.model} version {version}, {metric} {result.metric:.4f} "
+        f"({template.baseline} {baseline:.4f}) on data until {loaded.until}"
     )
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from onprem_mlops.pipeline import evaluate, registry
+    from onprem_mlops.pipeline import evaluate, registry, templates
     from onprem_mlops.smoke import tracking
 
     if args.training:
@@ -170,16 +182,24 @@ def _evaluate(args: argparse.Namespace) -> int:
     client = _client("evaluate", args)
     if isinstance(client, int):
         return client
-    loaded = _windows("evaluate", args.data)
-    if isinstance(loaded, int):
-        return loaded
     try:
         champion = registry.holder(client, args.model, args.alias)
         if champion == args.version:
             return _fail("evaluate", f"version {args.version} already is the {args.alias}")
+        kinds = {
+            v: client.get_model_version(args.model, v).tags.get("template", templates.DEFAULT)
+            for v in filter(None, (args.version, champion))
+        }
+        if len(set(kinds.values())) > 1:
+            return _fail("evaluate", f"the versions come from different templates: {kinds}")
+        template = templates.get(kinds[args.version])
+        loaded = _loaded("evaluate", template, args.data)
+        if isinstance(loaded, int):
+            return loaded
         result = evaluate.evaluate(
             client, model=args.model, challenger=args.version, champion=champion,
-            data=loaded[1], bar=args.min_auc, min_improvement=args.min_improvement,
+            template=template, data=loaded.data, job=_job(args),
+            min_improvement=args.min_improvement,
         )  # fmt: skip
     except DataError as err:
         return _fail("evaluate", str(err), REFUSED)
@@ -266,14 +286,33 @@ def _deploy_check(args: argparse.Namespace) -> int:
     )
 
 
+def _bar_arguments(parser: argparse.ArgumentParser) -> None:
+    from onprem_mlops.pipeline import training
+
+    parser.add_argument(
+        "--min-auc", type=float, default=training.DEFAULT_MIN_AUC,
+        help=f"predictive-maintenance bar (default {training.DEFAULT_MIN_AUC})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-wape-ratio", type=float, default=training.DEFAULT_MAX_WAPE_RATIO,
+        help="stock-forecasting bar: WAPE at most this times seasonal naive's "
+        f"(default {training.DEFAULT_MAX_WAPE_RATIO})",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0)
+
+
 def register_steps(steps: Any) -> None:
     from onprem_mlops.pipeline.examples import EXAMPLES
 
     example = steps.add_parser("example-data", help="write the example data drops (synthetic)")
     example.add_argument("--example", choices=EXAMPLES, default=EXAMPLES[0])
     example.add_argument("--out", required=True, help="directory for contract.yml and drops/")
-    example.add_argument("--machines", type=int, default=300)
-    example.add_argument("--history-weeks", type=int, default=10)
+    example.add_argument("--machines", type=int, default=300, help="predictive-maintenance")
+    example.add_argument("--stores", type=int, default=6, help="stock-forecasting")
+    example.add_argument("--items", type=int, default=20, help="stock-forecasting: per store")
+    example.add_argument(
+        "--history-weeks", type=int, help="weeks in 00-history.csv (default 10; forecasting 52)"
+    )
     example.add_argument("--weekly-drops", type=int, default=3)
     example.set_defaults(func=_example_data)
 
@@ -281,9 +320,9 @@ def register_steps(steps: Any) -> None:
     train.add_argument("--data", required=True, help="a CSV drop or a directory of them")
     train.add_argument("--model", required=True, help="registered model name")
     train.add_argument("--experiment", help="MLflow experiment (default pipeline-MODEL)")
-    train.add_argument("--min-auc", type=float, default=0.85, help="the bar (default 0.85)")
-    train.add_argument("--epochs", type=int, default=40)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--template", choices=EXAMPLES, default=EXAMPLES[0])
+    _bar_arguments(train)
+    train.add_argument("--epochs", type=int, help="at most (default: the template's)")
     train.add_argument("--max-seconds", type=float, default=300.0)
     train.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     _tracking_arguments(train)
@@ -296,12 +335,12 @@ def register_steps(steps: Any) -> None:
     evaluation.add_argument("--training", help="the train step's summary (JSON)")
     evaluation.add_argument("--model", help="registered model name")
     evaluation.add_argument("--version", help="the challenger's version")
-    evaluation.add_argument("--min-auc", type=float, default=0.85, help="the bar (default 0.85)")
+    _bar_arguments(evaluation)
     evaluation.add_argument(
         "--min-improvement",
         type=float,
         default=0.0,
-        help="ROC-AUC the challenger must gain over the champion (default 0: strictly better)",
+        help="how much the challenger must beat the champion by (default 0: strictly better)",
     )
     _tracking_arguments(evaluation)
     _alias_argument(evaluation)

@@ -1,11 +1,12 @@
-"""``evaluate``: the challenger against the champion and the baseline, on the same machines.
+"""``evaluate``: the challenger against the champion and the baseline, on the same held-out data.
 
-All three are scored on the held-out machines of the current data: the challenger and the
-champion as registered (loaded from MLflow, the files serving would load), the baseline
-(logistic regression) trained here on the current training machines. The challenger wins
-only if it meets the bar, beats the baseline and beats the champion by more than
-``min_improvement``. The decision, its reason and every figure are logged to the
-challenger's run and tagged on its version.
+All three are scored on the held-out part of the current data (the test machines for
+predictive maintenance, the last four weeks for stock forecasting): the challenger and the
+champion as registered (loaded from MLflow, the files serving would load), the baseline as its
+template defines it (logistic regression trained here on the current training machines, or the
+seasonal-naive forecast). The challenger wins only if it meets the bar, beats the baseline and
+beats the champion by more than ``min_improvement``. The decision, its reason and every figure
+are logged to the challenger's run and tagged on its version.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from onprem_mlops.pipeline import maintenance, training
-from onprem_mlops.smoke import metrics, runtime
+from onprem_mlops.pipeline import templates, training
+from onprem_mlops.pipeline.table import DataError
 from onprem_mlops.smoke.deps import require
 
 PROMOTE = "promote"
@@ -29,27 +30,38 @@ class Scores:
     baseline: float
     bar: float
     min_improvement: float = 0.0
+    greater_is_better: bool = True
+    baseline_name: str = "logistic regression"
 
 
 def decide(s: Scores, metric: str = training.METRIC) -> tuple[str, str]:
-    """The decision and its one-line reason (higher is better)."""
+    """The decision and its one-line reason."""
+    sign = 1.0 if s.greater_is_better else -1.0
+
+    def beats(a: float, b: float) -> bool:
+        return sign * (a - b) > 0
+
     base = f"baseline {s.baseline:.4f}"
-    if s.challenger < s.bar:
-        return REJECT, f"{metric} {s.challenger:.4f} is below the bar {s.bar:g}"
-    if s.challenger <= s.baseline:
-        return REJECT, f"{metric} {s.challenger:.4f} does not beat the {base} (logistic regression)"
-    if s.champion is not None and s.challenger <= s.champion + s.min_improvement:
+    if beats(s.bar, s.challenger):
+        side = "below" if s.greater_is_better else "above"
+        return REJECT, f"{metric} {s.challenger:.4f} is {side} the bar {s.bar:g}"
+    if not beats(s.challenger, s.baseline):
+        return REJECT, (f"{metric} {s.challenger:.4f} does not beat the {base} ({s.baseline_name})")
+    if s.champion is not None and not beats(s.challenger, s.champion + sign * s.min_improvement):
         needed = f" by more than {s.min_improvement:g}" if s.min_improvement else ""
         return REJECT, (
             f"{metric} {s.challenger:.4f} does not beat the champion's {s.champion:.4f}{needed}"
         )
     versus = "no champion yet" if s.champion is None else f"champion {s.champion:.4f}"
-    return PROMOTE, f"{metric} {s.challenger:.4f} > {versus}, > {base}"
+    relation = ">" if s.greater_is_better else "<"
+    return PROMOTE, f"{metric} {s.challenger:.4f} {relation} {versus}, {relation} {base}"
 
 
 @dataclass
 class Evaluation:
     model: str
+    template: str
+    metric: str
     challenger_version: str
     champion_version: str | None
     decision: str
@@ -60,13 +72,12 @@ class Evaluation:
     margin: float | None
     bar: float
     min_improvement: float
-    windows_test: int
-    positives_test: int
+    rows_test: int
     run_id: str | None
     seconds: float
 
     def summary(self) -> dict[str, Any]:
-        return {"step": "evaluate", "metric": training.METRIC, **asdict(self)}
+        return {"step": "evaluate", **asdict(self)}
 
 
 def registered_scores(model: str, version: str, x: Any) -> Any:
@@ -83,39 +94,37 @@ def evaluate(
     model: str,
     challenger: str,
     champion: str | None,
-    data: maintenance.Windows,
-    bar: float,
+    template: templates.Template,
+    data: Any,
+    job: training.TrainJob,
     min_improvement: float,
-    seed: int = 0,
 ) -> Evaluation:
-    """Score all three on ``data``'s held-out machines, decide, and log it to MLflow."""
+    """Score all three on ``data``'s held-out part, decide, and log it to MLflow."""
     started = time.perf_counter()
+    problem = template.test_problem(data)
+    if problem:
+        raise DataError(f"{problem}: more data is needed before models can be compared")
     x_test, y_test = data.part("test")
-    if len(y_test) == 0 or y_test.min() == y_test.max():
-        raise maintenance.DataError(
-            f"the held-out machines have {len(y_test)} windows and not both outcomes: "
-            "more data is needed before models can be compared"
-        )
-    rt = runtime.select("cpu")
-    with runtime.deterministic(rt, seed):
-        baseline_model, _ = training.fit_classifier(
-            data, training.BASELINE_FIT, rt, time.perf_counter() + 300
-        )
+    baseline = template.test_baseline(data, job.seed)
     scores = Scores(
-        challenger=metrics.roc_auc(y_test, registered_scores(model, challenger, x_test)),
+        challenger=template.score(y_test, registered_scores(model, challenger, x_test)),
         champion=(
-            metrics.roc_auc(y_test, registered_scores(model, champion, x_test))
+            template.score(y_test, registered_scores(model, champion, x_test))
             if champion is not None
             else None
         ),
-        baseline=metrics.roc_auc(y_test, training.score(baseline_model, x_test)),
-        bar=bar,
+        baseline=baseline,
+        bar=template.bar(job, baseline),
         min_improvement=min_improvement,
+        greater_is_better=template.greater_is_better,
+        baseline_name=template.baseline,
     )
-    decision, reason = decide(scores)
+    decision, reason = decide(scores, template.metric)
     run_id = client.get_model_version(model, challenger).run_id or None
     result = Evaluation(
         model=model,
+        template=template.name,
+        metric=template.metric,
         challenger_version=challenger,
         champion_version=champion,
         decision=decision,
@@ -124,10 +133,9 @@ def evaluate(
         champion=scores.champion,
         baseline=scores.baseline,
         margin=None if scores.champion is None else scores.challenger - scores.champion,
-        bar=bar,
+        bar=scores.bar,
         min_improvement=min_improvement,
-        windows_test=len(y_test),
-        positives_test=int(y_test.sum()),
+        rows_test=len(y_test),
         run_id=run_id,
         seconds=time.perf_counter() - started,
     )
@@ -137,13 +145,14 @@ def evaluate(
 
 def _log(client: Any, result: Evaluation) -> None:
     """The figures on the challenger's run, the decision on its run and its version."""
+    metric = result.metric
     figures = {
-        "eval_roc_auc": result.challenger,
-        "eval_baseline_roc_auc": result.baseline,
-        "eval_windows_test": float(result.windows_test),
+        f"eval_{metric}": result.challenger,
+        f"eval_baseline_{metric}": result.baseline,
+        "eval_rows_test": float(result.rows_test),
     }
     if result.champion is not None and result.margin is not None:
-        figures["eval_champion_roc_auc"] = result.champion
+        figures[f"eval_champion_{metric}"] = result.champion
         figures["eval_margin"] = result.margin
     tags = {
         "pipeline.decision": result.decision,

@@ -5,6 +5,8 @@ readings, simulated like the smoke job's data (a load with a weekly rhythm, seas
 sensors with spikes, failures announced by drifting sensors or coming without warning), but
 each machine type has its own sensor levels, noise and failure modes. The exports look like
 real ones: repair days have no rows, and a sensor drops out now and then (an empty cell).
+``stock-forecasting``: a year of daily sales of 20 items in 6 stores with promotions (price
+cuts), public holidays (closed shops, a busier eve) and stock-outs (see :func:`retail`).
 ``00-history.csv`` holds the first ``history_weeks`` weeks, each later file one week ("week 2
 arrives" is copying the next file into the data directory). Identical arguments give identical
 files.
@@ -18,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from onprem_mlops.pipeline.maintenance import COLUMNS
+from onprem_mlops.pipeline.retail import COLUMNS as RETAIL_COLUMNS
 from onprem_mlops.smoke.deps import require
 
 START = dt.date(2026, 1, 5)  # a Monday
 DROPOUT_RATE = 0.002  # share of sensor cells left empty (a sensor that did not report)
-EXAMPLES: tuple[str, ...] = ("predictive-maintenance",)
+EXAMPLES: tuple[str, ...] = ("predictive-maintenance", "stock-forecasting")
 DATA_SEED = 20_261_109
 REPAIR_DAYS = 3
 LEAD_DAYS = (14, 30)
@@ -136,20 +139,144 @@ def maintenance(
             cells = ["" if dropout[day, s] else _fmt(signal[day, s]) for s in range(5)]
             date = (START + dt.timedelta(days=day)).isoformat()
             rows_by_week[day // 7].append([name, kind, date, *cells, "1" if failed[day] else "0"])
+    return _write(out, CONTRACT, COLUMNS, rows_by_week, history_weeks)
+
+
+def _write(
+    out: Path,
+    contract: str,
+    columns: tuple[str, ...],
+    rows_by_week: list[list[list[str]]],
+    history_weeks: int,
+) -> list[Path]:
+    """contract.yml, drops/00-history.csv with the first weeks, then one file per week."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "contract.yml").write_text(CONTRACT, encoding="utf-8")
+    (out / "contract.yml").write_text(contract, encoding="utf-8")
     drops = out / "drops"
     drops.mkdir(exist_ok=True)
+    weekly_drops = len(rows_by_week) - history_weeks
     files = [drops / "00-history.csv"]
     files += [
         drops / f"{n:02d}-week{history_weeks + n:02d}.csv" for n in range(1, weekly_drops + 1)
     ]
     history = [row for week in rows_by_week[:history_weeks] for row in week]
     chunks = [history, *rows_by_week[history_weeks:]]
+    date = columns.index("date")
     for file, rows in zip(files, chunks, strict=True):
-        rows.sort(key=lambda r: (r[2], r[0]))  # as exported: by date, then machine
+        rows.sort(key=lambda r: (r[date], *r))  # as exported: by date, then the keys
         with file.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(COLUMNS)
+            writer.writerow(columns)
             writer.writerows(rows)
     return files
+
+
+# --- stock forecasting ------------------------------------------------------------------
+
+RETAIL_SEED = 20_261_203
+RETAIL_START = dt.date(2025, 11, 3)  # a Monday: a year of history before the weekly drops
+STOCKOUT_RATE = 0.012  # chance per series and day that the shelf runs empty (for 1-4 days)
+RETAIL_CONTRACT = """\
+# Data contract of the stock-forecasting example (onprem-mlops pipeline validate-data).
+dataset: stock-forecasting
+min_rows: 500
+max_missing_fraction: 0.0
+drift: {bins: 10, warn: 0.1, fail: 0.25}
+columns:
+  - {name: date, type: str}
+  - {name: store_id, type: str}
+  - {name: item_id, type: str}
+  - {name: price, type: float, min: 0.01, max: 10000}
+  - {name: promotion, type: int, allowed: [0, 1], drift: false}
+  - {name: holiday, type: int, allowed: [0, 1], drift: false}
+  - {name: stockout, type: int, allowed: [0, 1], drift: false}
+  - {name: units_sold, type: int, min: 0}
+"""
+
+
+def easter(year: int) -> dt.date:
+    """Easter Sunday (the anonymous Gregorian algorithm)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    g = (8 * b + 13) // 25
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    l = (32 + 2 * e + 2 * i - h - k) % 7  # noqa: E741 - the algorithm's name
+    m = (a + 11 * h + 22 * l) // 451
+    month, day = divmod(h + l - 7 * m + 114, 31)
+    return dt.date(year, month, day + 1)
+
+
+def public_holidays(year: int) -> set[dt.date]:
+    """Germany's nationwide public holidays (shops are closed)."""
+    sunday = easter(year)
+    moving = (-2, 1, 39, 50)  # Good Friday, Easter Monday, Ascension, Whit Monday
+    fixed = ((1, 1), (5, 1), (10, 3), (12, 25), (12, 26))
+    return {sunday + dt.timedelta(days=n) for n in moving} | {dt.date(year, m, d) for m, d in fixed}
+
+
+def retail(
+    out: Path,
+    *,
+    stores: int = 6,
+    items: int = 20,
+    history_weeks: int = 52,
+    weekly_drops: int = 3,
+) -> list[Path]:
+    """Write the contract and the sales drops under ``out``; returns the drop files in order.
+
+    Each store and item has a level, a slow trend, a weekly rhythm of the item, a yearly season
+    (summer or winter items) with a December peak, and Poisson noise. Promotions are planned in
+    runs of two to five days with a price cut of 10-35 %; the deeper the cut, the higher the
+    lift. Shops are closed on public holidays and busier the day before. Now and then the shelf
+    runs empty: that day sells part of the demand, the next days nothing, until restocked.
+    """
+    np = require("numpy")
+    rng = np.random.Generator(np.random.PCG64(RETAIL_SEED))
+    weeks = history_weeks + weekly_drops
+    n_days, n_series = weeks * 7, stores * items
+    dates = [RETAIL_START + dt.timedelta(days=d) for d in range(n_days)]
+    closed = {d for year in {x.year for x in dates} for d in public_holidays(year)}
+    holiday = np.array([d in closed for d in dates])
+    eve = np.append(holiday[1:], False)
+    yday = np.array([d.timetuple().tm_yday for d in dates])
+    days = np.arange(n_days)
+    level = np.outer(rng.lognormal(0.0, 0.4, stores), rng.lognormal(2.3, 0.8, items)).ravel()
+    trend = 1.0 + rng.normal(0.0, 0.15, size=(n_series, 1)) * days / 365.0
+    shape = rng.uniform(0.6, 1.6, size=(items, 7))
+    weekly = np.tile(shape / shape.mean(axis=1, keepdims=True), (stores, 1))
+    weekly = weekly[:, np.array([d.weekday() for d in dates])]
+    phase = np.tile(rng.choice([0.0, np.pi], size=items), stores)[:, None]
+    amplitude = np.tile(rng.uniform(0.0, 0.35, size=items), stores)[:, None]
+    yearly = 1.0 + amplitude * np.sin(2 * np.pi * (yday - 80) / 365.25 + phase)
+    december = 1.0 + 0.5 * (yday >= 334) * (yday - 334) / 31.0
+    starts = rng.random((n_series, n_days)) < 0.08 / 3.5
+    lengths = rng.integers(2, 6, size=starts.shape)
+    depth = rng.uniform(0.10, 0.35, size=starts.shape)
+    cut = np.zeros((n_series, n_days))
+    for offset in range(5):
+        live = starts[:, : n_days - offset] & (lengths[:, : n_days - offset] > offset)
+        cut[:, offset:] = np.where(live, depth[:, : n_days - offset], cut[:, offset:])
+    promotion = cut > 0
+    elasticity = np.tile(rng.uniform(2.0, 4.5, size=items), stores)[:, None]
+    base_price = np.tile(np.round(rng.uniform(0.8, 25.0, size=items), 2), stores)[:, None]
+    price = np.round(base_price * (1.0 - cut), 2)
+    rate = level[:, None] * trend * weekly * yearly * december * (1.0 + elasticity * cut)
+    rate = rate * np.where(eve, 1.6, 1.0) * np.where(holiday, 0.0, 1.0)
+    demand = rng.poisson(np.maximum(rate, 0.02))
+    sold, stockout = demand.astype(np.int64), np.zeros(demand.shape, dtype=bool)
+    for s, d in zip(*np.nonzero(rng.random(demand.shape) < STOCKOUT_RATE), strict=True):
+        span = slice(d, min(d + int(rng.integers(1, 5)), n_days))
+        open_days = ~holiday[span]
+        stockout[s, span] |= open_days
+        sold[s, d] = int(demand[s, d] * rng.uniform(0.0, 0.6)) if open_days[0] else 0
+        sold[s, d + 1 : span.stop] = 0
+    names = [(f"S{s + 1:02d}", f"I{i + 1:03d}") for s in range(stores) for i in range(items)]
+    rows_by_week: list[list[list[str]]] = [[] for _ in range(weeks)]
+    for d, date in enumerate(dates):
+        for s, (store, item) in enumerate(names):
+            rows_by_week[d // 7].append([
+                date.isoformat(), store, item, f"{price[s, d]:.2f}", str(int(promotion[s, d])),
+                str(int(holiday[d])), str(int(stockout[s, d])), str(int(sold[s, d])),
+            ])  # fmt: skip
+    return _write(out, RETAIL_CONTRACT, RETAIL_COLUMNS, rows_by_week, history_weeks)

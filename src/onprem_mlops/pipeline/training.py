@@ -1,8 +1,9 @@
-"""Train on a data path: the model (an MLP) and the baseline (logistic regression).
+"""Train on a data path: the model (an MLP) and what a spreadsheet could do (the baseline).
 
-Both are trained the same way (the smoke job's loop, early stopping on the validation
-machines) on the same training machines; only the model's capacity differs. The baseline is
-what a spreadsheet could do: "better" means better than it, not only better than the champion.
+Predictive maintenance: the MLP and a logistic regression are trained the same way (the smoke
+job's loop, early stopping on the validation machines) on the same training machines; only the
+capacity differs. Stock forecasting: the MLP against the seasonal-naive forecast (the same
+weekday a week earlier). "Better" means better than the baseline, not only than the champion.
 """
 
 from __future__ import annotations
@@ -11,23 +12,27 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from onprem_mlops.pipeline import maintenance
+from onprem_mlops.pipeline import maintenance, retail
 from onprem_mlops.smoke import loop, metrics, model, runtime
 from onprem_mlops.smoke.deps import require
 from onprem_mlops.smoke.result import TrainResult
 
 METRIC = "roc_auc"
 DEFAULT_MIN_AUC = 0.85
+FORECAST_METRIC = "wape"
+DEFAULT_MAX_WAPE_RATIO = 0.9  # the forecast's WAPE must be at most 0.9 x seasonal naive's
 BASELINE_FIT = loop.FitConfig(
     epochs=60, batch_size=128, patience=8, hidden=(), dropout=0.0, learning_rate=1e-2
 )
 MODEL_FIT = loop.FitConfig(batch_size=128)
+FORECAST_FIT = loop.FitConfig(epochs=30, patience=5, batch_size=256)
 
 
 @dataclass(frozen=True)
 class TrainJob:
     seed: int = 0
     min_auc: float = DEFAULT_MIN_AUC
+    max_wape_ratio: float = DEFAULT_MAX_WAPE_RATIO
     max_seconds: float = 120.0
     device: str = "auto"
     threads: int | None = None
@@ -110,6 +115,75 @@ def train(data: maintenance.Windows, job: TrainJob, data_params: dict[str, Any])
             "epochs": float(len(outcome.history)),
             "positive_rate": float(data.y.mean()),
             **{f"windows_{s}": float((data.split == s).sum()) for s in ("train", "valid", "test")},
+        },
+        history=outcome.history,
+        timings={"train": time.perf_counter() - started},
+        stop_reason=outcome.stop_reason,
+    )
+
+
+def forecast_bar(job: TrainJob, naive_wape: float) -> float:
+    return job.max_wape_ratio * naive_wape
+
+
+def train_forecaster(
+    data: retail.Samples, job: TrainJob, data_params: dict[str, Any]
+) -> TrainResult:
+    """The forecaster for ``data``, with its and seasonal naive's WAPE on the test period."""
+    torch = require("torch")
+    started = time.perf_counter()
+    rt = runtime.select(job.device, job.threads)
+    x_train, y_train = data.part("train")
+    x_valid, y_valid = data.part("valid")
+    x_test, y_test = data.part("test")
+    naive_wape = metrics.wape(y_test, retail.naive_forecast(data))
+    with runtime.deterministic(rt, job.seed):
+        mean, std = loop.standardisation(x_train)
+        y_mean, y_std = float(y_train.mean()), float(y_train.std()) or 1.0
+        valid = loop.to_device((x_valid - mean) / std, rt)
+        net = model.build_mlp(x_train.shape[1], job.fit.hidden, job.fit.dropout).to(rt.device)
+        outcome = loop.fit(
+            net,
+            (loop.to_device((x_train - mean) / std, rt),
+             loop.to_device((y_train - y_mean) / y_std, rt)),
+            torch.nn.HuberLoss(delta=1.0),
+            lambda m: metrics.wape(y_valid, loop.predict(m, valid, rt) * y_std + y_mean),
+            config=job.fit,
+            runtime=rt,
+            greater_is_better=False,
+            deadline=started + job.max_seconds,
+        )  # fmt: skip
+        exported = model.export(net, mean, std, out_mean=y_mean, out_std=y_std)
+    test_wape = metrics.wape(y_test, score(exported, x_test))
+    return TrainResult(
+        template=retail.TEMPLATE,
+        metric_name=FORECAST_METRIC,
+        metric=test_wape,
+        greater_is_better=False,
+        bar=forecast_bar(job, naive_wape),
+        model=exported,
+        input_example=x_test[:5].copy(),
+        feature_names=data.feature_names,
+        device=rt.device_name,
+        precision=rt.precision,
+        params={
+            "template": retail.TEMPLATE,
+            "seed": job.seed,
+            "max_wape_ratio": job.max_wape_ratio,
+            "device": rt.device,
+            "threads": rt.threads,
+            "data.lead_days": retail.LEAD_DAYS,
+            "data.test_days": retail.TEST_DAYS,
+            **data_params,
+            **job.fit.params(),
+        },
+        metrics={
+            FORECAST_METRIC: test_wape,
+            "baseline_wape": naive_wape,
+            "valid_wape": outcome.best_score,
+            "best_epoch": float(outcome.best_epoch),
+            "epochs": float(len(outcome.history)),
+            **{f"rows_{s}": float((data.split == s).sum()) for s in ("train", "valid", "test")},
         },
         history=outcome.history,
         timings={"train": time.perf_counter() - started},
