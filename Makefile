@@ -17,7 +17,7 @@ export NO_COLOR ?= 1
 # Molecule scenarios to run (default: all); e.g. make test-molecule SCENARIOS=base
 SCENARIOS ?=
 
-.PHONY: help venv docker image browser demo demo-destroy security-audit test test-molecule lint lock clean
+.PHONY: help venv docker image browser gitlab-ci-local demo demo-destroy security-audit test test-molecule lint lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ image: docker ## build the local Debian 12 systemd test image (only when its inp
 browser: docker ## install Debian's chromium for the report test if missing
 	scripts/ensure-chromium.sh
 
+gitlab-ci-local: ## install gitlab-ci-local (npm, Node from PyPI) for the CI template's test
+	scripts/ensure-gitlab-ci-local.sh
+
 demo: venv image ## converge the rollout phases that exist so far on the local demo container
 	scripts/demo.sh up
 
@@ -56,12 +59,13 @@ security-audit: venv ## Lynis and OpenSCAP on the demo container (after make dem
 demo-destroy: ## remove the demo container
 	scripts/demo.sh destroy
 
-# The virtual environments, the test image and the browser (the report test renders its HTML
-# page with headless chromium) do not need each other: on a fresh machine they are prepared
-# side by side. pytest then runs two units of work at a time (tests/conftest.py:
+# The virtual environments, the test image, gitlab-ci-local (the CI template's end-to-end test)
+# and the browser (the report test renders its HTML page with headless chromium) do not need
+# each other: on a fresh machine they are prepared side by side. pytest then runs two units of
+# work at a time (tests/conftest.py:
 # each Molecule scenario, the wheelhouse chain, each other test file), longest first.
 test: ## every check: unit tests, lint, syntax, all Molecule scenarios (two at a time)
-	$(MAKE) --no-print-directory -j4 -Otarget venv image browser
+	$(MAKE) --no-print-directory -j4 -Otarget venv image browser gitlab-ci-local
 	$(BIN)/pytest -n 2 --dist loadscope --no-loadscope-reorder --durations=15
 
 test-molecule: venv image ## only the Molecule scenarios (SCENARIOS="base assess" to pick)

@@ -85,6 +85,35 @@ def _example_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _init_repo(args: argparse.Namespace) -> int:
+    """The CI template (and the example's data contract) into a model repository."""
+    from importlib import resources
+
+    from onprem_mlops.pipeline import examples
+
+    target = Path(args.dir)
+    template = resources.files("onprem_mlops") / "data" / "model-repo" / ".gitlab-ci.yml"
+    contract = (
+        examples.RETAIL_CONTRACT if args.example == "stock-forecasting" else (examples.CONTRACT)
+    )
+    text = template.read_text(encoding="utf-8")
+    if args.example == "stock-forecasting":
+        for key in ("MODEL_NAME: ", "MODEL_TEMPLATE: ", "DATA_PATH: "):
+            line = next(x for x in text.splitlines() if x.strip().startswith(key))
+            text = text.replace(line, line.replace("predictive-maintenance", args.example, 1), 1)
+    files = {target / ".gitlab-ci.yml": text, target / "contract.yml": contract}
+    existing = [str(f) for f in files if f.exists()]
+    if existing and not args.force:
+        return _fail("init-repo", f"{', '.join(existing)} exist(s); --force overwrites", REFUSED)
+    target.mkdir(parents=True, exist_ok=True)
+    for file, content in files.items():
+        file.write_text(content, encoding="utf-8")
+        print(f"init-repo: wrote {file}")
+    print("init-repo: set MLFLOW_TRACKING_USERNAME/_PASSWORD as masked CI/CD variables, "
+          "and the variables at the top of .gitlab-ci.yml")  # fmt: skip
+    return 0
+
+
 def _job(args: argparse.Namespace, **fields: Any) -> Any:
     from onprem_mlops.pipeline import training
 
@@ -315,6 +344,14 @@ def register_steps(steps: Any) -> None:
     )
     example.add_argument("--weekly-drops", type=int, default=3)
     example.set_defaults(func=_example_data)
+
+    init = steps.add_parser(
+        "init-repo", help="write the GitLab CI template and a data contract into a model repo"
+    )
+    init.add_argument("dir", metavar="DIR", help="the model repository's working tree")
+    init.add_argument("--example", choices=EXAMPLES, default=EXAMPLES[0])
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
+    init.set_defaults(func=_init_repo)
 
     train = steps.add_parser("train", help="train on the data drops; register a version")
     train.add_argument("--data", required=True, help="a CSV drop or a directory of them")
