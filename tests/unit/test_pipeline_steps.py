@@ -310,3 +310,19 @@ def test_forecasts_are_compared_with_seasonal_naive_and_the_champion(
     run = MlflowClient(server).get_run(week["run_id"])
     assert run.data.metrics["eval_baseline_wape"] == pytest.approx(week["baseline"])
     assert "reject: wape" in capsys.readouterr().err  # the one-epoch model's line
+
+
+def test_a_champion_on_other_features_is_refused_by_name(server, drops, tmp_path, capsys):
+    from onprem_mlops.smoke import tracking, train
+
+    name = f"pm-{uuid.uuid4().hex[:8]}"
+    smoke = train.run(train.MaintenanceJob(fit=train.loop.FitConfig(epochs=3), min_auc=0.5))
+    tracking.publish(smoke, server, "smoke", name)  # the smoke job's model is the champion
+    assert champion(server, name) == "1"
+    assert step("train", "--data", drops[0], "--model", name, "--min-auc", "0.5",
+                "--epochs", "3", "--summary", tmp_path / "t.json") == 0  # fmt: skip
+    assert step("evaluate", "--data", drops[0], "--model", name, "--version", "2") == 1
+    err = capsys.readouterr().err
+    assert f"version 1 of {name} takes {len(smoke.feature_names)} other features" in err
+    assert f"promote --model {name} --version NEW --expected-champion 1" in err
+    assert champion(server, name) == "1"

@@ -265,3 +265,26 @@ def test_cli_bad_input_is_exit_2_naming_the_file(tmp_path, contract_file, capsys
     argv = ["pipeline", "validate-data", "--contract", str(bad), "--data", str(missing)]
     assert main(argv) == 2
     assert f"{bad}: not valid YAML" in capsys.readouterr().err
+
+
+def test_a_summary_is_written_through_links_and_pipes_never_replacing_them(tmp_path):
+    import os
+    import threading
+
+    from onprem_mlops.commands.pipeline import _write_json
+
+    target = tmp_path / "real.json"
+    target.write_text("{}")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    _write_json(link, {"step": "x"})
+    assert link.is_symlink() and json.loads(target.read_text()) == {"step": "x"}
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    _write_json(fifo, {"step": "y"})
+    reader.join(10)
+    assert fifo.is_fifo() and json.loads(received[0]) == {"step": "y"}

@@ -24,10 +24,19 @@ BAD_INPUT = 2
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write atomically: a crashed step leaves the previous summary, never half a file."""
+    """Write atomically: a crashed step leaves the previous summary, never half a file.
+
+    A symbolic link (/dev/stdout) or a path that is not a regular file (/dev/null, a pipe) is
+    written through: replacing it would replace the link or the device.
+    """
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        with path.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    partial.write_text(text, encoding="utf-8")
     partial.replace(path)
 
 

@@ -80,11 +80,23 @@ class Evaluation:
         return {"step": "evaluate", **asdict(self)}
 
 
-def registered_scores(model: str, version: str, x: Any) -> Any:
-    """Scores of a registered version for raw features ``x``, loaded as serving loads it."""
+def registered_scores(model: str, version: str, x: Any, feature_names: list[str]) -> Any:
+    """Scores of a registered version for raw features ``x``, loaded as serving loads it.
+
+    A version trained on other features (the smoke job's model, another data layout) cannot be
+    compared: refused by name instead of failing inside the model.
+    """
     pyfunc = require("mlflow.pyfunc")
     np = require("numpy")
     loaded = pyfunc.load_model(f"models:/{model}/{version}")
+    known = (loaded.metadata.metadata or {}).get("feature_names")
+    if known is not None and list(known) != list(feature_names):
+        raise DataError(
+            f"version {version} of {model} takes {len(known)} other features than this data's "
+            f"{len(feature_names)}: it cannot be scored on it. To replace it with a pipeline "
+            f"model, promote by hand: onprem-mlops pipeline promote --model {model} "
+            f"--version NEW --expected-champion {version}"
+        )
     return np.asarray(loaded.predict(x.astype("float32")), dtype=np.float64).ravel()
 
 
@@ -107,9 +119,11 @@ def evaluate(
     x_test, y_test = data.part("test")
     baseline = template.test_baseline(data, job.seed)
     scores = Scores(
-        challenger=template.score(y_test, registered_scores(model, challenger, x_test)),
+        challenger=template.score(
+            y_test, registered_scores(model, challenger, x_test, data.feature_names)
+        ),
         champion=(
-            template.score(y_test, registered_scores(model, champion, x_test))
+            template.score(y_test, registered_scores(model, champion, x_test, data.feature_names))
             if champion is not None
             else None
         ),
