@@ -326,3 +326,41 @@ def test_a_champion_on_other_features_is_refused_by_name(server, drops, tmp_path
     assert f"version 1 of {name} takes {len(smoke.feature_names)} other features" in err
     assert f"promote --model {name} --version NEW --expected-champion 1" in err
     assert champion(server, name) == "1"
+
+
+def test_run_does_every_step_and_keeps_the_outcome(server, drops, serving, tmp_path, capsys):
+    name, endpoint, _ = serving
+    contract = drops[0].parent.parent / "contract.yml"
+    data, state = tmp_path / "volume", tmp_path / "state"
+    data.mkdir()
+    run = ("run", "--data", data, "--contract", contract, "--model", name,
+           "--reference", drops[0], "--endpoint", endpoint, "--deploy-timeout", "120",
+           "--state-dir", state, "--keep", "2")  # fmt: skip
+
+    def last():
+        return summary(state / name / "last.json")
+
+    outcomes = []
+    for drop in drops:  # history, week 11, week 12
+        shutil.copy(drop, data)
+        status = step(*run)
+        outcomes.append((status, last()["outcome"], last()["ended_at"]))
+    assert outcomes == [
+        (0, "promoted", "deploy-check"),
+        (0, "promoted", "deploy-check"),
+        (0, "rejected", "evaluate"),
+    ]
+    assert "does not beat the champion's" in last()["reason"]
+    assert champion(server, name) == "2"
+    assert len(list((state / name / "runs").iterdir())) == 2  # --keep 2
+
+    # A broken drop arrives: refused at validate-data, nothing trained, the champion stays.
+    lines = drops[2].read_text().splitlines()
+    broken = data / "99-broken.csv"
+    broken.write_text("\n".join(",".join(x.split(",")[:-1]) for x in lines) + "\n")
+    assert step(*run) == 1
+    failed = last()
+    assert (failed["outcome"], failed["ended_at"]) == ("failed", "validate-data")
+    assert "failure" in failed["reason"] and failed["exit_status"] == 1
+    assert champion(server, name) == "2"
+    assert "pipeline run: " + name + ": failed at validate-data" in capsys.readouterr().out

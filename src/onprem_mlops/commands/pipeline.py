@@ -316,5 +316,7 @@ def register(subparsers: Any) -> None:
     rollback.set_defaults(func=_rollback)
 
     from onprem_mlops.commands.pipeline_model import register_steps
+    from onprem_mlops.commands.pipeline_run import register_run
 
     register_steps(steps)
+    register_run(steps)
