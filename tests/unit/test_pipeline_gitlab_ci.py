@@ -109,8 +109,7 @@ def test_two_drops_promote_and_serve_and_a_third_is_rejected(
     name, endpoint = platform
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", local_server.ADMIN)
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORD)
-    drops = examples.maintenance(tmp_path / "example", machines=300, history_weeks=10,
-                                 weekly_drops=2)  # fmt: skip
+    drops = examples.maintenance(tmp_path / "example")[:3]  # history, week 11, week 12
     data = tmp_path / "volume"
     data.mkdir()
     variables = {
@@ -119,6 +118,9 @@ def test_two_drops_promote_and_serve_and_a_third_is_rejected(
         "REFERENCE_DATA": drops[0], "MLFLOW_TRACKING_USERNAME": local_server.ADMIN,
         "MLFLOW_TRACKING_PASSWORD": PASSWORD,
         "ONPREM_MLOPS_PIPELINE_LOCK_DIR": tmp_path / "locks",
+        # Week 11 beats the champion by about 0.015, week 12 falls short by about 0.0015
+        # (docs/benchmarks.md): with this margin neither decision hangs on the last digits.
+        "MIN_IMPROVEMENT": "0.005",
     }  # fmt: skip
     client = MlflowClient(server)
     outputs = []
