@@ -120,10 +120,8 @@ def _from_evaluation(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _mlflow_step(step: str, args: argparse.Namespace, move: Any) -> int:
-    """Run ``move(client)`` against MLflow and report it; the shared part of promote/rollback."""
-    from onprem_mlops.pipeline import registry
-    from onprem_mlops.pipeline.lock import LockTimeout
+def _client(step: str, args: argparse.Namespace) -> Any:
+    """An MLflow client for --tracking-uri, or an exit status after saying why not."""
     from onprem_mlops.smoke import tracking
     from onprem_mlops.smoke.deps import MissingExtrasError, require
 
@@ -134,10 +132,23 @@ def _mlflow_step(step: str, args: argparse.Namespace, move: Any) -> int:
     if warning:
         print(f"onprem-mlops pipeline {step}: {warning}", file=sys.stderr)
     try:
-        client = require("mlflow.tracking").MlflowClient(args.tracking_uri)
-        moved = move(client)
+        require("mlflow").set_tracking_uri(args.tracking_uri)
+        return require("mlflow.tracking").MlflowClient(args.tracking_uri)
     except MissingExtrasError as err:
         return _fail(step, str(err))
+
+
+def _mlflow_step(step: str, args: argparse.Namespace, move: Any) -> int:
+    """Run ``move(client)`` against MLflow and report it; the shared part of promote/rollback."""
+    from onprem_mlops.pipeline import registry
+    from onprem_mlops.pipeline.lock import LockTimeout
+    from onprem_mlops.smoke import tracking
+
+    client = _client(step, args)
+    if isinstance(client, int):
+        return client
+    try:
+        moved = move(client)
     except (registry.Refused, LockTimeout) as err:
         return _fail(step, f"refused: {err}", REFUSED)
     except tracking.client_errors() as err:

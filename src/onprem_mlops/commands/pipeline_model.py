@@ -16,6 +16,7 @@ from onprem_mlops.commands.pipeline import (
     NONE,
     REFUSED,
     _alias_argument,
+    _client,
     _fail,
     _registry_arguments,
     _tracking_arguments,
@@ -35,24 +36,6 @@ def _read_summary(path: str, step: str) -> dict[str, Any] | str:
     if not isinstance(data, dict) or data.get("step") != step:
         return f"{path}: not a summary written by onprem-mlops pipeline {step}"
     return data
-
-
-def _client(step: str, args: argparse.Namespace) -> Any:
-    """An MLflow client for --tracking-uri, or an exit status after saying why not."""
-    from onprem_mlops.smoke import tracking
-    from onprem_mlops.smoke.deps import MissingExtrasError, require
-
-    problem = tracking.uri_problem(args.tracking_uri)
-    if problem:
-        return _fail(step, problem)
-    warning = tracking.cleartext_warning(args.tracking_uri)
-    if warning:
-        print(f"onprem-mlops pipeline {step}: {warning}", file=sys.stderr)
-    try:
-        require("mlflow").set_tracking_uri(args.tracking_uri)
-        return require("mlflow.tracking").MlflowClient(args.tracking_uri)
-    except MissingExtrasError as err:
-        return _fail(step, str(err))
 
 
 def _loaded(step: str, template: Any, data: str) -> Any:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import zlib
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,18 @@ def data_files(path: Path) -> list[Path]:
             return files
         raise DataError(f"{path}: no *.csv data drops in this directory")
     raise DataError(f"{path}: no such file or directory")
+
+
+def drop_rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[str, list[str]]]:
+    """(where, cells in ``columns`` order) of every row of every drop; a missing column is named."""
+    for file in data_files(path):
+        table = read_csv(file)
+        lacking = [c for c in columns if c not in table.header]
+        if lacking:
+            raise DataError(f"{file}: missing column(s) {', '.join(lacking)}")
+        index = [table.header.index(c) for c in columns]
+        for line, row in enumerate(table.rows, start=2):
+            yield f"{file} line {line}", [row[i] for i in index]
 
 
 def split_of(machine_id: str) -> str:
@@ -85,33 +98,25 @@ def load(path: Path) -> Readings:
     np = require("numpy")
     by_key: dict[tuple[str, dt.date], tuple[list[float], bool]] = {}
     types: dict[str, str] = {}
-    for file in data_files(path):
-        table = read_csv(file)
-        lacking = [c for c in COLUMNS if c not in table.header]
-        if lacking:
-            raise DataError(f"{file}: missing column(s) {', '.join(lacking)}")
-        index = [table.header.index(c) for c in COLUMNS]
-        for line, row in enumerate(table.rows, start=2):
-            cells = [row[i] for i in index]
-            where = f"{file} line {line}"
-            sensors = []
-            kind = cells[1].strip()
-            if kind not in MACHINE_TYPES:
-                raise DataError(
-                    f"{where}: machine_type must be one of {', '.join(MACHINE_TYPES)}, not {kind!r}"
-                )
-            types[cells[0].strip()] = kind
-            for name, cell in zip(SENSORS, cells[3:-1], strict=True):
-                try:
-                    sensors.append(float("nan") if is_missing(cell) else float(cell))
-                except ValueError as err:
-                    raise DataError(f"{where}: {name} {cell!r} is not a number") from err
-            if cells[-1].strip() not in ("0", "1"):
-                raise DataError(f"{where}: failure must be 0 or 1, not {cells[-1]!r}")
-            by_key[(cells[0].strip(), _parse_day(cells[2], where))] = (
-                sensors,
-                cells[-1].strip() == "1",
+    for where, cells in drop_rows(path, COLUMNS):
+        sensors = []
+        kind = cells[1].strip()
+        if kind not in MACHINE_TYPES:
+            raise DataError(
+                f"{where}: machine_type must be one of {', '.join(MACHINE_TYPES)}, not {kind!r}"
             )
+        types[cells[0].strip()] = kind
+        for name, cell in zip(SENSORS, cells[3:-1], strict=True):
+            try:
+                sensors.append(float("nan") if is_missing(cell) else float(cell))
+            except ValueError as err:
+                raise DataError(f"{where}: {name} {cell!r} is not a number") from err
+        if cells[-1].strip() not in ("0", "1"):
+            raise DataError(f"{where}: failure must be 0 or 1, not {cells[-1]!r}")
+        by_key[(cells[0].strip(), _parse_day(cells[2], where))] = (
+            sensors,
+            cells[-1].strip() == "1",
+        )
     if not by_key:
         raise DataError(f"{path}: the data drops hold no readings")
     first = min(day for _, day in by_key)

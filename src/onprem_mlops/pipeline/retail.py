@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from onprem_mlops.pipeline.maintenance import data_files
-from onprem_mlops.pipeline.table import DataError, is_missing, read_csv
+from onprem_mlops.pipeline.maintenance import drop_rows
+from onprem_mlops.pipeline.table import DataError, is_missing
 from onprem_mlops.smoke.deps import require
 
 TEMPLATE = "stock-forecasting"
@@ -81,26 +81,19 @@ def load(path: Path) -> Sales:
     """All sales under ``path``; a missing column or a bad cell is named with its file."""
     np = require("numpy")
     by_key: dict[tuple[str, str, dt.date], tuple[float, float, bool, bool, bool]] = {}
-    for file in data_files(path):
-        table = read_csv(file)
-        lacking = [c for c in COLUMNS if c not in table.header]
-        if lacking:
-            raise DataError(f"{file}: missing column(s) {', '.join(lacking)}")
-        index = [table.header.index(c) for c in COLUMNS]
-        for line, row in enumerate(table.rows, start=2):
-            day, store, item, price, promotion, holiday, stockout, units = (row[i] for i in index)
-            where = f"{file} line {line}"
-            try:
-                date = dt.date.fromisoformat(day.strip())
-            except ValueError as err:
-                raise DataError(f"{where}: date {day!r} is not YYYY-MM-DD") from err
-            by_key[(store.strip(), item.strip(), date)] = (
-                _number(units, "units_sold", where),
-                _number(price, "price", where, missing_ok=True),
-                _flag(promotion, "promotion", where),
-                _flag(holiday, "holiday", where),
-                _flag(stockout, "stockout", where),
-            )
+    for where, cells in drop_rows(path, COLUMNS):
+        day, store, item, price, promotion, holiday, stockout, units = cells
+        try:
+            date = dt.date.fromisoformat(day.strip())
+        except ValueError as err:
+            raise DataError(f"{where}: date {day!r} is not YYYY-MM-DD") from err
+        by_key[(store.strip(), item.strip(), date)] = (
+            _number(units, "units_sold", where),
+            _number(price, "price", where, missing_ok=True),
+            _flag(promotion, "promotion", where),
+            _flag(holiday, "holiday", where),
+            _flag(stockout, "stockout", where),
+        )
     if not by_key:
         raise DataError(f"{path}: the data drops hold no sales")
     first = min(key[2] for key in by_key)
