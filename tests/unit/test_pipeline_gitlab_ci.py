@@ -48,12 +48,6 @@ def tool():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with local_server.running(tmp_path_factory.mktemp("mlflow"), PASSWORD) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
 def platform(server, tmp_path_factory):
     """The serving supervisor of one model, polling the alias every second."""
     work = tmp_path_factory.mktemp("serving")

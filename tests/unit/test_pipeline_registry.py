@@ -30,15 +30,6 @@ from onprem_mlops.smoke import local_server  # noqa: E402
 PASSWORD = "pipeline-Test-Passw0rd"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    try:
-        with local_server.running(tmp_path_factory.mktemp("mlflow"), PASSWORD) as url:
-            yield url
-    except local_server.ServerError as exc:
-        pytest.fail(str(exc))
-
-
 @pytest.fixture(autouse=True)
 def credentials(monkeypatch, server, tmp_path):
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", local_server.ADMIN)

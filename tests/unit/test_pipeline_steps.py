@@ -35,15 +35,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    try:
-        with local_server.running(tmp_path_factory.mktemp("mlflow"), PASSWORD) as url:
-            yield url
-    except local_server.ServerError as exc:
-        pytest.fail(str(exc))
-
-
-@pytest.fixture(scope="module")
 def drops(tmp_path_factory):
     out = tmp_path_factory.mktemp("example")
     # The documented example (3 weekly drops); the tests use the history and the first two.

@@ -23,15 +23,6 @@ from onprem_mlops.smoke import dataset, local_server, loop, tracking, train  # n
 PASSWORD = "smoke-Test-Passw0rd"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    try:
-        with local_server.running(tmp_path_factory.mktemp("mlflow"), PASSWORD) as url:
-            yield url
-    except local_server.ServerError as exc:
-        pytest.fail(str(exc))
-
-
 @pytest.fixture
 def credentials(monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", local_server.ADMIN)
