@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -107,6 +108,21 @@ def test_a_broken_drop_fails_the_unit_and_says_why(host):
         assert champion(host) == "2"
     finally:
         host.run(f"rm -f {DATA}/99-broken.csv; systemctl reset-failed {UNIT}.service")
+
+
+def test_rollout_status_shows_the_failed_scheduled_run(tmp_path):
+    """`onprem-mlops rollout status --pipelines` on the scenario's inventory: the real
+    playbooks/pipeline_status.yml reads last.json of the refused drop's run from the host."""
+    import subprocess
+
+    result = subprocess.run(
+        [Path(sys.executable).parent / "onprem-mlops", "rollout", "status", "--pipelines",
+         "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--reports-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    line = next(x for x in result.stdout.splitlines() if " pm-pipeline " in x)
+    assert "FAILED" in line and "at validate-data:" in line and "failure" in line, line
 
 
 def test_the_password_is_not_in_the_journal_or_the_runs(host):

@@ -1,6 +1,7 @@
 """``onprem-mlops rollout``: run the phases in order, remember what passed, report it.
 
-  rollout status [-i INVENTORY]            phases x hosts from the journal (runs nothing)
+  rollout status [-i INVENTORY] [--pipelines]  phases x hosts from the journal (runs nothing),
+                                           and the scheduled model pipelines' last runs
   rollout run PHASE|next [--check] [--limit HOSTS] [--force] [--plain] [-i INVENTORY]
   rollout report [--lang de|en] [-i INVENTORY]
 
@@ -156,12 +157,26 @@ def render_status(table: StatusTable, ctx: Context) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from onprem_mlops.rollout import pipelines
+
     ctx = load_context(args)
+    if args.pipelines:
+        status, rc = pipelines.collect(
+            ctx.reports / "runner" / ctx.journal.name, ctx.inventory, ctx.playbooks,
+            ctx.reports, args.ansible_args,
+        )  # fmt: skip
+        if status != "successful":
+            print(
+                f"{PROG}: warning: collecting the model pipelines ended {status} (rc {rc}); "
+                "hosts that did not answer show what was collected before",
+                file=sys.stderr,
+            )
     table = ctx.table(running=ctx.journal.holder() is not None)
-    for problem in table.problems:
+    states, problems = pipelines.read_reports(ctx.reports / "pipelines")
+    for problem in table.problems + problems:
         print(f"{PROG}: warning: {problem}", file=sys.stderr)
     print(f"Inventory {ctx.inventory} (journal {ctx.journal.path})\n")
-    print(render_status(table, ctx))
+    print("\n".join([render_status(table, ctx), *pipelines.render(states)]))
     return 0
 
 
@@ -382,6 +397,14 @@ def register(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="rollout_command", metavar="ACTION")
 
     status = sub.add_parser("status", parents=[common], help="phases x hosts, from the journal")
+    status.add_argument(
+        "--pipelines", action="store_true",
+        help="first collect the scheduled model pipelines' last runs from the hosts "
+        "(playbooks/pipeline_status.yml, read-only); without it, what was collected last",
+    )  # fmt: skip
+    status.add_argument("--ansible-arg", dest="ansible_args", action="append", default=[],
+                        help="with --pipelines: an ansible-playbook option, e.g. "
+                        "--vault-password-file=FILE (repeatable)")  # fmt: skip
     status.set_defaults(func=_dispatch(cmd_status))
 
     run = sub.add_parser("run", parents=[common], help="run a phase (or the next) and its gate")
