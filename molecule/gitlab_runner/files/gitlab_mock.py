@@ -51,6 +51,14 @@ def new_runner(token: str, **fields: Any) -> dict[str, Any]:
     return RUNNERS[runner_id]
 
 
+def created(token: str, body: dict[str, Any], runner_type: str, how: str) -> tuple[int, Any]:
+    """A runner made from a request's body, and GitLab's answer (201)."""
+    runner = new_runner(token, description=body.get("description"),
+                        tag_list=body.get("tag_list") or [], run_untagged=body.get("run_untagged"),
+                        runner_type=runner_type, created_by=how)  # fmt: skip
+    return 201, {"id": runner["id"], "token": runner["token"], "token_expires_at": None}
+
+
 def by_token(token: Any) -> dict[str, Any] | None:
     return next((r for r in RUNNERS.values() if token and r["token"] == token), None)
 
@@ -109,15 +117,7 @@ class Handler(BaseHTTPRequestHandler):
                 return 401, {"message": "401 Unauthorized"}
             if body.get("runner_type") not in ("instance_type", "group_type", "project_type"):
                 return 400, {"error": "runner_type does not have a valid value"}
-            runner = new_runner(
-                "glrt-" + secrets.token_urlsafe(15),
-                description=body.get("description"),
-                tag_list=body.get("tag_list") or [],
-                run_untagged=body.get("run_untagged"),
-                runner_type=body["runner_type"],
-                created_by="api",
-            )
-            return 201, {"id": runner["id"], "token": runner["token"], "token_expires_at": None}
+            return created("glrt-" + secrets.token_urlsafe(15), body, body["runner_type"], "api")
         if route == ("POST", "/api/v4/runners/verify"):
             runner = by_token(body.get("token"))
             if runner is None:
@@ -128,15 +128,7 @@ class Handler(BaseHTTPRequestHandler):
         if route == ("POST", "/api/v4/runners"):
             if body.get("token") != CONFIG["registration_token"]:
                 return forbidden
-            runner = new_runner(
-                secrets.token_urlsafe(20),
-                description=body.get("description"),
-                tag_list=body.get("tag_list") or [],
-                run_untagged=body.get("run_untagged"),
-                runner_type="instance_type",
-                created_by="registration_token",
-            )
-            return 201, {"id": runner["id"], "token": runner["token"], "token_expires_at": None}
+            return created(secrets.token_urlsafe(20), body, "instance_type", "registration_token")
         if route == ("DELETE", "/api/v4/runners"):
             runner = by_token(body.get("token"))
             if runner is None:
