@@ -11,18 +11,9 @@ if command -v chromium >/dev/null; then
   exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || die "run as root or install sudo"
-  SUDO="sudo"
-fi
-command -v apt-get >/dev/null || die "apt-get not found: install chromium yourself"
-
 log "installing chromium"
-# make test prepares the virtual environments and the test image at the same time: wait for
-# apt's lock.
-$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-  --no-install-recommends chromium >/dev/null
+# make test prepares the virtual environments and the test image at the same time:
+# apt-install.sh takes turns with the other scripts.
+"$(dirname "$0")/apt-install.sh" chromium
 command -v chromium >/dev/null || die "the chromium package is installed but no chromium command"
 log "chromium installed: $(chromium --version 2>/dev/null || echo 'version unknown')"

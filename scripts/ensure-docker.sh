@@ -18,11 +18,8 @@ command -v debootstrap >/dev/null || missing+=(debootstrap)
 if [ "${#missing[@]}" -gt 0 ]; then
   command -v apt-get >/dev/null || die "apt-get not found: install ${missing[*]} yourself"
   log "installing ${missing[*]}"
-  # make test prepares the virtual environments at the same time: wait for apt's lock.
-  $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-    --no-install-recommends \
-    "${missing[@]}" >/dev/null
+  # make test may install other packages at the same time: apt-install.sh takes turns.
+  "$(dirname "$0")/apt-install.sh" "${missing[@]}"
 fi
 
 if docker info >/dev/null 2>&1; then

