@@ -17,7 +17,7 @@ export NO_COLOR ?= 1
 # Molecule scenarios to run (default: all); e.g. make test-molecule SCENARIOS=base
 SCENARIOS ?=
 
-.PHONY: help venv docker image browser gitlab-ci-local demo demo-destroy security-audit test test-molecule lint lock clean
+.PHONY: help venv docker image browser gitlab-ci-local promtool demo demo-destroy security-audit test test-molecule lint lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ browser: docker ## install Debian's chromium for the report test if missing
 gitlab-ci-local: ## install gitlab-ci-local (npm, Node from PyPI) for the CI template's test
 	scripts/ensure-gitlab-ci-local.sh
 
+promtool: ## unpack promtool (Debian's prometheus package) for the alert rules' tests
+	scripts/ensure-promtool.sh
+
 demo: venv image ## converge the rollout phases that exist so far on the local demo container
 	scripts/demo.sh up
 
@@ -59,13 +62,14 @@ security-audit: venv ## Lynis and OpenSCAP on the demo container (after make dem
 demo-destroy: ## remove the demo container
 	scripts/demo.sh destroy
 
-# The virtual environments, the test image, gitlab-ci-local (the CI template's end-to-end test)
-# and the browser (the report test renders its HTML page with headless chromium) do not need
-# each other: on a fresh machine they are prepared side by side. pytest then runs two units of
+# The virtual environments, the test image, gitlab-ci-local (the CI template's end-to-end test),
+# promtool (the alert rules' tests) and the browser (the report test renders its HTML page with
+# headless chromium) do not need each other: on a fresh machine they are prepared side by side
+# (scripts/apt-install.sh lets their apt-get calls take turns). pytest then runs two units of
 # work at a time (tests/conftest.py:
 # each Molecule scenario, the wheelhouse chain, each other test file), longest first.
 test: ## every check: unit tests, lint, syntax, all Molecule scenarios (two at a time)
-	$(MAKE) --no-print-directory -j4 -Otarget venv image browser gitlab-ci-local
+	$(MAKE) --no-print-directory -j4 -Otarget venv image browser gitlab-ci-local promtool
 	$(BIN)/pytest -n 2 --dist loadscope --no-loadscope-reorder --durations=15
 
 test-molecule: venv image ## only the Molecule scenarios (SCENARIOS="base assess" to pick)
