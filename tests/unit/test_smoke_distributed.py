@@ -181,6 +181,35 @@ def test_two_ranks_train_one_model():
     assert 0.0 <= metrics["roc_auc"] <= 1.0
 
 
+LINGER_RUN = textwrap.dedent(
+    """
+    import json, time
+    from onprem_mlops.smoke import distributed
+
+    group = distributed.Group(distributed.from_environment(), "gloo")
+    group.join(timeout_s=120)
+    if group.rank == 1:  # rank 1 is slow to say that it has left
+        last_word = group._last_word
+        group._last_word = lambda store, linger: (time.sleep(1.5), last_word(store, linger))
+    started = time.monotonic()
+    group.leave()
+    print(json.dumps({"rank": group.rank, "left_after_s": time.monotonic() - started}))
+    """
+)
+
+
+def test_rank_0_keeps_the_store_until_every_rank_has_left():
+    """Rank 0 hosts the rendezvous store: it ends only after the others destroyed the group,
+    so no rank's process ends while a peer still holds gloo connections to it."""
+    pytest.importorskip("torch")
+    results = _wait(_launch(["-c", LINGER_RUN]), timeout=120)
+    for rc, _, stderr in results:
+        assert rc == 0, stderr[-2000:]
+    left = {doc["rank"]: doc["left_after_s"] for doc in (json.loads(out) for _, out, _ in results)}
+    assert left[0] >= 1.4, left  # waited for rank 1's word
+    assert left[1] >= 1.4, left  # (its own sleep)
+
+
 def test_unreachable_mlflow_stops_every_rank(tmp_path):
     """Rank 0 cannot reach MLflow: it says why and rank 1 leaves too instead of hanging."""
     pytest.importorskip("torch")

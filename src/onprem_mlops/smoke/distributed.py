@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,17 +143,51 @@ class Group:
             timeout=datetime.timedelta(seconds=timeout_s),
         )
 
-    def leave(self, wait: bool = True) -> None:
+    def leave(self, wait: bool = True, linger_s: float = 30.0) -> None:
         """Leave the group; ``wait``: first wait until every rank is here.
 
-        A rank that closed its connections while a peer still receives the last broadcast
-        makes gloo abort that peer (SIGABRT, "terminate called without an active exception").
+        A rank whose process ends while a peer still holds its gloo connections makes gloo
+        abort that peer (SIGABRT, "terminate called without an active exception"; seen once in
+        the Slurm scenario after a barrier, on the rank that was not rank 0). So after the
+        barrier every rank destroys the group, and then says so through the rendezvous store,
+        which rank 0 hosts: the others add one to a counter and may end; rank 0 keeps the store
+        (and its process) until all have (at most ``linger_s``). A barrier that fails (a peer is
+        gone already) still destroys the group here, never at interpreter exit.
         """
         if not self._dist.is_initialized():
             return
-        if wait:
-            self._dist.barrier()
-        self._dist.destroy_process_group()
+        store = None
+        try:
+            if wait:
+                self._dist.barrier()
+                store = self._default_store()
+        except RuntimeError:
+            store = None
+        finally:
+            self._dist.destroy_process_group()
+        if store is not None:
+            self._last_word(store, linger_s)
+
+    def _default_store(self) -> Any:
+        """The rendezvous store, held so that rank 0's server outlives the group (or None)."""
+        c10d = getattr(self._dist, "distributed_c10d", None)
+        getter = getattr(c10d, "_get_default_store", None)
+        try:
+            return getter() if getter else None
+        except RuntimeError:
+            return None
+
+    def _last_word(self, store: Any, linger_s: float) -> None:
+        key = "onprem-mlops/left"
+        try:
+            if self.rank != 0:
+                store.add(key, 1)
+                return
+            deadline = time.monotonic() + linger_s
+            while store.add(key, 0) < self.size - 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        except RuntimeError:  # a peer's store client went away: nothing left to wait for
+            return
 
     def _tensor(self, value: float) -> Any:
         torch = require("torch")
