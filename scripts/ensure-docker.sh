@@ -16,7 +16,6 @@ missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 if [ "${#missing[@]}" -gt 0 ]; then
-  command -v apt-get >/dev/null || die "apt-get not found: install ${missing[*]} yourself"
   log "installing ${missing[*]}"
   # make test may install other packages at the same time: apt-install.sh takes turns.
   "$(dirname "$0")/apt-install.sh" "${missing[@]}"

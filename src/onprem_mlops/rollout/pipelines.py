@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +30,6 @@ class PipelineState:
     reason: str
     finished: str
     unit_failed: bool
-    unit_result: str
     collected: str
 
     @property
@@ -81,7 +79,7 @@ def read_reports(directory: Path) -> tuple[list[PipelineState], list[str]]:
                 host=host, model=str(run.get("model") or "?"), outcome=outcome,
                 step=str(run.get("ended_at") or "?"), reason=reason,
                 finished=str(run.get("finished") or ""), unit_failed=unit_failed,
-                unit_result=unit.get("Result", ""), collected=collected,
+                collected=collected,
             ))  # fmt: skip
     return states, problems
 
@@ -104,22 +102,13 @@ def collect(
 ) -> tuple[str, int]:
     """Run playbooks/pipeline_status.yml (read-only on the hosts); ansible-runner's status
     and return code. Hosts that do not answer keep their last collected report."""
-    import ansible_runner
+    from onprem_mlops.rollout.runner import run_aside
 
-    from onprem_mlops.rollout.runner import runner_env
-
-    own = private_dir.with_name(private_dir.name + "-pipelines")
-    own.mkdir(mode=0o700, parents=True, exist_ok=True)
-    shutil.rmtree(own / "env", ignore_errors=True)
-    result = ansible_runner.run(
-        private_data_dir=str(own),
+    result = run_aside(
+        private_dir, "pipelines",
         playbook=str(playbooks / PLAYBOOK),
         inventory=str(inventory),
         extravars={"onprem_reports_dir": str(reports)},
         cmdline=shlex.join(cmdline) or None,
-        envvars=runner_env(),
-        rotate_artifacts=1,
-        quiet=True,
-    )
-    shutil.rmtree(own / "env", ignore_errors=True)
+    )  # fmt: skip
     return str(result.status), int(result.rc or 0)

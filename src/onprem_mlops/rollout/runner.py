@@ -202,6 +202,24 @@ def run_playbook(
     return outcome, Path(runner.config.artifact_dir)
 
 
+def run_aside(private_dir: Path, suffix: str, **kwargs: Any) -> Any:
+    """An ansible-runner run beside a phase's runs, in its own private directory
+    (``<private_dir>-<suffix>``): its artifacts never push a phase run's out of the rotation,
+    only its last run is kept, and what it was given (passwords) does not stay in env/."""
+    import ansible_runner
+
+    own = private_dir.with_name(f"{private_dir.name}-{suffix}")
+    own.mkdir(mode=0o700, parents=True, exist_ok=True)
+    shutil.rmtree(own / "env", ignore_errors=True)
+    try:
+        return ansible_runner.run(
+            private_data_dir=str(own), envvars=runner_env(), rotate_artifacts=1, quiet=True,
+            **kwargs,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(own / "env", ignore_errors=True)
+
+
 def reboot_required(
     private_dir: Path,
     inventory: Path,
@@ -213,8 +231,6 @@ def reboot_required(
     """Whether /run/reboot-required exists on each host (the driver role and
     unattended-upgrades write it); hosts that do not answer are left out. Of ``cmdline``
     only the vault options apply (the inventory may be encrypted)."""
-    import ansible_runner
-
     if not hosts:
         return {}
     found: dict[str, bool] = {}
@@ -227,13 +243,8 @@ def reboot_required(
             )
         return True
 
-    # Its own private directory: the check's artifacts never push a phase run's out of the
-    # rotation; only the last check is kept.
-    own = private_dir.with_name(private_dir.name + "-reboot-check")
-    own.mkdir(mode=0o700, exist_ok=True)
-    shutil.rmtree(own / "env", ignore_errors=True)
-    ansible_runner.run(
-        private_data_dir=str(own),
+    run_aside(
+        private_dir, "reboot-check",
         inventory=str(inventory),
         host_pattern=",".join(hosts),
         module="ansible.builtin.stat",
@@ -242,10 +253,6 @@ def reboot_required(
         or None,
         passwords=passwords or {},
         ident=ident,
-        envvars=runner_env(),
         event_handler=handle,
-        rotate_artifacts=1,
-        quiet=True,
-    )
-    shutil.rmtree(own / "env", ignore_errors=True)
+    )  # fmt: skip
     return found

@@ -161,8 +161,8 @@ class Group:
             if wait:
                 self._dist.barrier()
                 store = self._default_store()
-        except RuntimeError:
-            store = None
+        except RuntimeError:  # a peer is gone: no one to wait for, but still destroy
+            pass
         finally:
             self._dist.destroy_process_group()
         if store is not None:

@@ -27,9 +27,7 @@ GPU_TAG_RE = re.compile(r"^(gpu|gpu-.+|cuda-.+)$", re.IGNORECASE)
 
 
 def _cuda(version: Any) -> str | None:
-    """``12040`` (NVML's integer) or ``"12.4"`` -> ``"12.4"``."""
-    if isinstance(version, int) and version > 0:
-        return f"{version // 1000}.{version % 1000 // 10}"
+    """The assessment's ``nvml.cuda_driver_version`` (``"12.4"``) as major.minor."""
     match = re.match(r"^(\d+)\.(\d+)", str(version or ""))
     return f"{match.group(1)}.{match.group(2)}" if match else None
 
