@@ -21,7 +21,7 @@ def assess_json(capsys, *args):
 
 def test_assess_prints_the_json_document(capsys):
     doc = assess_json(capsys)
-    assert doc["schema_version"] == "1.1"
+    assert doc["schema_version"] == "1.2"
     assert doc["cpu"]["logical_cpus"] >= 1
     assert "benchmarks" not in doc
 

@@ -90,7 +90,7 @@ def test_document_shape_and_exit_status():
     assert doc["errors"] == []
     assert doc["started_at"].endswith("+00:00") and doc["duration_s"] >= 0
     assert doc["assessment"]["gpu_fields_missing"] == ["gpus[0].retired_pages"]
-    assert doc["assessment"]["document"]["schema_version"] == "1.1"
+    assert doc["assessment"]["document"]["schema_version"] == "1.2"
     assert doc["smoke"]["passed"] is True and doc["smoke"]["precision"] == "bf16-mixed"
     device = doc["benchmarks"]["devices"][0]
     assert device["h2d_bandwidth_gbs"] == 25.0 and len(device["comparison"]) == 4

@@ -100,7 +100,7 @@ def test_an_unreachable_gpu_misses_everything_but_its_index_and_errors():
     missing = fields.gpu_fields_missing(doc)
     assert "gpus[0].index" not in missing and "gpus[0].errors" not in missing
     assert "gpus[0].name" in missing and "gpus[0].pcie" in missing and "gpus[0].ecc" in missing
-    assert len(missing) == 16  # every top-level field but index and errors
+    assert len(missing) == 19  # every top-level field but index and errors
 
 
 def test_assessment_section_redacts_the_host_name_and_fails_without_nvml():

@@ -29,6 +29,7 @@ SIMPLE_KEYS = {
     "nvmlDeviceGetPowerManagementDefaultLimit": "power_default_limit",
     "nvmlDeviceGetEnforcedPowerLimit": "power_enforced_limit",
     "nvmlDeviceGetTemperature": "temperature",
+    "nvmlDeviceGetPowerUsage": "power_usage",
     "nvmlDeviceGetEccMode": "ecc_mode",
     "nvmlDeviceGetRetiredPagesPendingStatus": "retired_pages_pending",
     "nvmlDeviceGetRemappedRows": "remapped_rows",
@@ -45,6 +46,7 @@ PCIE_KEYS = {
 SCOPES = ("volatile", "aggregate")  # NVML_VOLATILE_ECC = 0, NVML_AGGREGATE_ECC = 1
 KINDS = ("corrected", "uncorrected")  # NVML_MEMORY_ERROR_TYPE_CORRECTED = 0, UNCORRECTED = 1
 PAGE_CAUSES = ("single_bit", "double_bit")  # NVML_PAGE_RETIREMENT_CAUSE_*
+CLOCKS = ("graphics", "sm", "memory")  # NVML_CLOCK_GRAPHICS = 0, _SM = 1, _MEM = 2
 
 
 def plain(value: Any) -> Any:
@@ -168,7 +170,7 @@ class NvmlRecorder:
             else:
                 _device(devices.setdefault(call.device, {}), call, fake_name)
         for entry in devices.values():
-            for key in ("ecc_errors", "retired_pages"):
+            for key in ("ecc_errors", "retired_pages", "clocks"):
                 if key in entry and not _any_value(entry[key]):
                     entry[key] = None  # nothing supported: null, as in the hand-written trees
         spec["devices"] = [devices[i] for i in sorted(devices)]
@@ -187,6 +189,8 @@ class NvmlRecorder:
             "nvmlDeviceGetMemoryInfo",
             "nvmlDeviceGetTotalEccErrors",
             "nvmlDeviceGetRetiredPages",
+            "nvmlDeviceGetUtilizationRates",
+            "nvmlDeviceGetClockInfo",
         }
         return sorted({c.name for c in self.calls} - known)
 
@@ -229,6 +233,13 @@ def _device(entry: dict[str, Any], call: Call, fake_name: str) -> None:
         error_type, counter = call.args
         errors = entry.setdefault("ecc_errors", {s: {k: None for k in KINDS} for s in SCOPES})
         errors[SCOPES[counter]][KINDS[error_type]] = plain(value)
+    elif name == "nvmlDeviceGetUtilizationRates":
+        entry["utilization"] = (
+            None if value is None else {"gpu": plain(value.gpu), "memory": plain(value.memory)}
+        )
+    elif name == "nvmlDeviceGetClockInfo" and len(call.args) == 1 and call.args[0] in (0, 1, 2):
+        clocks = entry.setdefault("clocks", {c: None for c in CLOCKS})
+        clocks[CLOCKS[call.args[0]]] = plain(value)
     elif name == "nvmlDeviceGetRetiredPages" and len(call.args) == 1:
         pages = entry.setdefault("retired_pages", {c: None for c in PAGE_CAUSES})
         pages[PAGE_CAUSES[call.args[0]]] = plain(value)

@@ -12,7 +12,7 @@ from typing import Any
 from . import bench, cpu, disks, findings, findings_gpu, gpu_nvml, memory, network, pci, system
 from ._fs import DiskUsage, HostFS
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 DEFAULT_DATA_PATH = "/srv"
 
 

@@ -27,6 +27,12 @@ THROTTLE_BITS = {
     0x80: "hw_power_brake_slowdown",
     0x100: "display_clock_setting",
 }
+# nvmlDeviceGetClockInfo's clock types (label, pynvml constant, its value in nvml.h)
+CLOCK_TYPES = (
+    ("graphics", "NVML_CLOCK_GRAPHICS", 0),
+    ("sm", "NVML_CLOCK_SM", 1),
+    ("memory", "NVML_CLOCK_MEM", 2),
+)
 
 
 def import_pynvml() -> Any:
@@ -112,6 +118,31 @@ def _watts(milliwatts: Any) -> float | None:
     return round(milliwatts / 1000, 1) if isinstance(milliwatts, (int, float)) else None
 
 
+def _ratio(percent: Any) -> float | None:
+    return round(percent / 100, 4) if isinstance(percent, (int, float)) else None
+
+
+def _utilization(dev: _Device) -> dict[str, Any] | None:
+    """Share (0..1) of the last sample period in which a kernel ran (gpu) and in which device
+    memory was read or written (memory); NVML reports both in percent."""
+    rates = dev.call("nvmlDeviceGetUtilizationRates")
+    if rates is None:
+        return None
+    return {
+        "gpu_ratio": _ratio(getattr(rates, "gpu", None)),
+        "memory_ratio": _ratio(getattr(rates, "memory", None)),
+    }
+
+
+def _clocks(dev: _Device) -> dict[str, Any] | None:
+    """Current clocks in MHz; None when NVML supports none of them."""
+    clocks = {
+        label: dev.call("nvmlDeviceGetClockInfo", getattr(dev.nvml, constant, value))
+        for label, constant, value in CLOCK_TYPES
+    }
+    return None if all(v is None for v in clocks.values()) else clocks
+
+
 def _device(nvml: Any, index: int) -> dict[str, Any]:
     dev = _Device(nvml, nvml.nvmlDeviceGetHandleByIndex(index))
     name = dev.call("nvmlDeviceGetName")
@@ -145,6 +176,9 @@ def _device(nvml: Any, index: int) -> dict[str, Any]:
             "enforced_limit_w": _watts(dev.call("nvmlDeviceGetEnforcedPowerLimit")),
         },
         "temperature_c": dev.call("nvmlDeviceGetTemperature", 0),
+        "utilization": _utilization(dev),
+        "power_draw_w": _watts(dev.call("nvmlDeviceGetPowerUsage")),
+        "clocks_mhz": _clocks(dev),
         "ecc": _ecc(dev),
         **_retired(dev),
         "throttle_reasons": None
