@@ -43,7 +43,7 @@ LOGS = ROOT / ".cache" / "molecule-logs"
 WHEELHOUSE_USERS = ["model_serving", "ml_stack", "mlflow"]
 PLATFORM_SOURCE = "model_serving"
 # Scenarios that start from the platform image; each waits for it (see above).
-PLATFORM_USERS = ["security", "slurm", "model_pipeline", "gitlab_runner"]
+PLATFORM_USERS = ["security", "slurm", "model_pipeline", "gitlab_runner", "monitoring"]
 PLATFORM_DIR = ROOT / ".cache" / "platform"
 PLATFORM_INPUTS = [
     "roles", "playbooks", "collections/ansible_collections/onprem", "src",

@@ -20,6 +20,8 @@ SHARED_SCENARIOS = {
     "slurm_controller": "slurm",
     "slurm_compute": "slurm",
     "slurm_dbd": "slurm",
+    "monitoring_agent": "monitoring",
+    "monitoring_server": "monitoring",
 }
 
 

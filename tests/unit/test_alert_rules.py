@@ -1,4 +1,4 @@
-"""The platform's alert rules (playbooks/files/prometheus/onprem-mlops.rules.yml): valid for
+"""The platform's alert rules (roles/monitoring_server/files/onprem-mlops.rules.yml): valid for
 Prometheus, each one tested to fire and not to fire (tests/prometheus/*.test.yml, run with
 promtool from Debian's prometheus package, which make test unpacks into .cache/promtool), and
 each one with its runbook paragraph in docs/operations.md."""
@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-RULES = ROOT / "playbooks" / "files" / "prometheus" / "onprem-mlops.rules.yml"
+RULES = ROOT / "roles" / "monitoring_server" / "files" / "onprem-mlops.rules.yml"
 TESTS = sorted((ROOT / "tests" / "prometheus").glob("*.test.yml"))
 OPERATIONS = ROOT / "docs" / "operations.md"
 
