@@ -147,3 +147,42 @@ def test_artifacts_of_the_last_n_runs_are_kept(site, tmp_path, capsys):
             if e["event"] == "start"]  # fmt: skip
     assert len(runs) == 3
     assert sorted(p.name for p in artifacts.iterdir()) == sorted(runs[1:])
+
+
+def test_stop_workers_ends_ansible_workers_in_their_own_sessions(tmp_path):
+    """Ansible's workers call setsid, so ansible-runner's kill of the process group misses
+    them; after a cancellation the runner ends every ansible-playbook process naming the run's
+    private directory, and no other."""
+    import subprocess
+    import sys
+    import time
+
+    from onprem_mlops.rollout import runner
+
+    private = tmp_path / "runner"
+    private.mkdir()
+    fake = tmp_path / "ansible-playbook"  # argv[1], as with the real one
+    fake.write_text(
+        "import pathlib, signal, sys, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "pathlib.Path(sys.argv[-1]).touch()\ntime.sleep(60)\n"
+    )
+    ours = subprocess.Popen(
+        [sys.executable, str(fake), "-e", f"@{private}/env/extravars", str(tmp_path / "ours")],
+        start_new_session=True,
+    )
+    other = subprocess.Popen(
+        [sys.executable, str(fake), "-e", "@/elsewhere/env/extravars", str(tmp_path / "other")],
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "ours").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)  # until it ignores SIGTERM
+        assert runner._workers(private) == [ours.pid]
+        runner.stop_workers(private, grace_s=0.5)  # it ignores SIGTERM: SIGKILL after 0.5 s
+        assert ours.wait(timeout=5) == -9
+        assert other.poll() is None
+    finally:
+        for process in (ours, other):
+            process.kill()
+            process.wait()

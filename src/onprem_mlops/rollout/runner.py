@@ -8,6 +8,7 @@ changed something. Ctrl-C (SIGINT) or SIGTERM asks ansible-runner to cancel thro
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -190,6 +191,8 @@ def run_playbook(
     finally:
         # The answers to password prompts lie in env/passwords while ansible-playbook runs.
         shutil.rmtree(private_dir / "env", ignore_errors=True)
+    if runner.status in ("canceled", "timeout"):
+        stop_workers(private_dir)
     progress.finish()
     outcome = RunOutcome(
         status=runner.status,
@@ -200,6 +203,39 @@ def run_playbook(
         failures=dict(progress.failures),
     )
     return outcome, Path(runner.config.artifact_dir)
+
+
+def _workers(private_dir: Path) -> list[int]:
+    """Processes of ansible-playbook that name this run's private directory (its -e @env/...)."""
+    needle = str(private_dir.resolve()).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if any(b"ansible-playbook" in arg for arg in argv[:3]) and any(needle in a for a in argv):
+            found.append(int(entry.name))
+    return found
+
+
+def stop_workers(private_dir: Path, grace_s: float = 10.0) -> None:
+    """After a cancellation: ansible-runner kills ansible-playbook's process group, but
+    Ansible's workers run in sessions of their own (os.setsid) and would finish their task
+    on the hosts. They get SIGTERM, then SIGKILL after ``grace_s``."""
+    deadline = time.monotonic() + grace_s
+    sig = signal.SIGTERM
+    while pids := _workers(private_dir):
+        if time.monotonic() > deadline:
+            sig = signal.SIGKILL
+        for pid in pids:
+            with contextlib.suppress(OSError):  # it ended meanwhile
+                os.kill(pid, sig)
+        time.sleep(0.2)
+        if sig == signal.SIGKILL and time.monotonic() > deadline + grace_s:
+            break
 
 
 def run_aside(private_dir: Path, suffix: str, **kwargs: Any) -> Any:
