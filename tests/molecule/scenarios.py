@@ -43,7 +43,7 @@ LOGS = ROOT / ".cache" / "molecule-logs"
 WHEELHOUSE_USERS = ["model_serving", "ml_stack", "mlflow"]
 PLATFORM_SOURCE = "model_serving"
 # Scenarios that start from the platform image; each waits for it (see above).
-PLATFORM_USERS = ["security", "slurm", "model_pipeline", "gitlab_runner", "monitoring"]
+PLATFORM_USERS = ["security", "slurm", "model_pipeline", "gitlab_runner", "monitoring", "backup"]
 PLATFORM_DIR = ROOT / ".cache" / "platform"
 PLATFORM_INPUTS = [
     "roles", "playbooks", "collections/ansible_collections/onprem", "src",
@@ -55,8 +55,8 @@ PLATFORM_WAIT_S = 45 * 60
 # A scenario not listed starts after these; a stale order costs minutes, never a result.
 LONGEST_FIRST = [
     "reverse_proxy", "base", "data_storage", "nvidia_driver", "os_hardening", "security",
-    "slurm", "postgresql", "container_runtime", "ssh_hardening", "firewall", "rollout",
-    "cuda_toolkit", "fail2ban", "assess",
+    "slurm", "monitoring", "backup", "postgresql", "container_runtime", "ssh_hardening",
+    "firewall", "rollout", "cuda_toolkit", "fail2ban", "assess",
 ]  # fmt: skip
 
 

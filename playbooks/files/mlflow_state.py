@@ -1,0 +1,1 @@
+../../src/onprem_mlops/ops/mlflow_state.py
